@@ -1,0 +1,151 @@
+"""Settings: one object, read in one place.
+
+Values come, highest priority first, from explicit arguments, ``STOREX_*`` environment
+variables (nested with ``__``, e.g. ``STOREX_SPLIT__STRATEGY=temporal``), a YAML file
+(``STOREX_CONFIG`` or ``./config.yaml`` when present) and the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from storex.errors import ConfigError
+
+SplitStrategy = Literal["random", "temporal", "leave-last-out", "cold-users", "cold-items"]
+
+
+def _default_data_dir() -> Path:
+    """``../shared/data`` beside the project checkout (or the working folder)."""
+    checkout = Path(__file__).resolve().parents[2]
+    candidates = [checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CleaningSettings(_Section):
+    k_core: int = Field(0, ge=0, description="Iterative k-core on users and items; 0 keeps all.")
+    implicit_threshold: float | None = Field(
+        None, description="Ratings at or above this are positives; None: every row is one."
+    )
+    rating_range: tuple[float, float] = (0.0, 5.0)
+
+
+class SplitSettings(_Section):
+    strategy: SplitStrategy = "random"
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    gap_days: float = Field(2.0, ge=0, description="Blackout between temporal parts.")
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _ratios_sum_to_one(self) -> SplitSettings:
+        if abs(sum(self.ratios) - 1.0) > 1e-6 or min(self.ratios) < 0:
+            raise ValueError(f"split ratios must be >= 0 and sum to 1, got {self.ratios}")
+        return self
+
+
+class FeatureSettings(_Section):
+    text_dim: int = Field(32, ge=0, description="SVD components of the title TF-IDF; 0 = off.")
+    top_brands: int = Field(50, ge=0)
+    sentence_model: str | None = Field(
+        None, description="A sentence-embedding model installed as a package (loaded offline)."
+    )
+
+
+class GraphSettings(_Section):
+    negatives_per_positive: int = Field(4, ge=1)
+    negative_sampling: Literal["uniform", "popularity"] = "uniform"
+    cooccurrence_top_n: int = Field(20, ge=1)
+    cooccurrence_window: int = Field(3, ge=1)
+    session_gap_minutes: float = Field(30.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything StoreX can be told, with its defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STOREX_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Path.home() / ".cache" / "storex"
+    artifacts_dir: Path = Path("artifacts")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    seed: int = 42
+    cleaning: CleaningSettings = CleaningSettings()
+    split: SplitSettings = SplitSettings()
+    features: FeatureSettings = FeatureSettings()
+    graph: GraphSettings = GraphSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_file = config_file()
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+
+def config_file() -> Path | None:
+    """The YAML file in force: ``STOREX_CONFIG`` if set (it must exist), else ./config.yaml."""
+    named = os.environ.get("STOREX_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"STOREX_CONFIG names {path}, which is not a file")
+        _check_yaml(path)
+        return path
+    local = Path("config.yaml")
+    if local.is_file():
+        _check_yaml(local)
+        return local
+    return None
+
+
+def _check_yaml(path: Path) -> None:
+    try:
+        content: Any = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if content is not None and not isinstance(content, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings afresh; pydantic errors become one ConfigError naming the field."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

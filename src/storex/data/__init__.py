@@ -1,0 +1,1 @@
+"""Reading, generating, cleaning and splitting store data into the canonical tables."""

@@ -1,0 +1,1 @@
+"""One reader per source layout; each returns a canonical StoreData."""
