@@ -1,0 +1,126 @@
+"""Session sources: the sessionizer, DIGINETICA (real sample + small file), RetailRocket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from storex.data.readers.sessions import read_diginetica, read_retailrocket, sessionize
+from storex.errors import DataError
+
+DIGINETICA_HEADER = "session_id;user_id;item_id;timeframe;eventdate"
+
+
+def test_sessionize_splits_on_gap_and_keeps_row_order() -> None:
+    frame = pd.DataFrame(
+        {"user_id": ["b", "a", "a", "a", "b", "a"], "timestamp": [0, 100, 0, 5000, 1000, 1950.0]},
+        index=[10, 11, 12, 13, 14, 15],
+    )
+    out = sessionize(frame, gap_seconds=1800)
+    assert out.index.tolist() == [10, 11, 12, 13, 14, 15]
+    assert out["session_id"].tolist() == ["b:1", "a:1", "a:1", "a:3", "b:1", "a:2"]
+
+
+def test_sessionize_gap_equal_to_limit_stays_in_session() -> None:
+    frame = pd.DataFrame({"user_id": ["u", "u"], "timestamp": [0.0, 1800.0]})
+    assert sessionize(frame, 1800)["session_id"].tolist() == ["u:1", "u:1"]
+
+
+def test_sessionize_ids_do_not_depend_on_row_order() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"user_id": rng.integers(0, 20, 500).astype(str), "timestamp": rng.uniform(0, 1e5, 500)}
+    )
+    first = sessionize(frame, 600)
+    shuffled = sessionize(frame.sample(frac=1.0, random_state=1), 600).loc[frame.index]
+    pd.testing.assert_series_equal(first["session_id"], shuffled["session_id"])
+    assert first["session_id"].nunique() > 20
+
+
+def test_sessionize_refuses_missing_timestamps() -> None:
+    frame = pd.DataFrame({"user_id": ["u", "u"], "timestamp": [0.0, np.nan]})
+    with pytest.raises(DataError, match=r"column 'timestamp'.*1 row"):
+        sessionize(frame, 60)
+
+
+def test_real_diginetica_sample(real_dataset) -> None:
+    data = read_diginetica(real_dataset("diginetica-sample/sample_train-item-views.csv"))
+    inter = data.interactions
+    assert len(inter) == 12391
+    assert inter["session_id"].nunique() == 2986
+    assert inter["item_id"].nunique() == 7139
+    logged_in = ~inter["user_id"].str.startswith("anon-")
+    assert logged_in.sum() == 4710 and inter.loc[logged_in, "user_id"].nunique() == 1270
+    assert set(inter["event"]) == {"view"}
+    days = pd.to_datetime(inter["timestamp"], unit="s").dt.date
+    assert (days.min().isoformat(), days.max().isoformat()) == ("2016-01-03", "2016-06-01")
+    assert inter["timestamp"].notna().all() and data.has_sessions
+
+
+def test_diginetica_times_and_anonymous_users(tmp_path: Path) -> None:
+    path = tmp_path / "views.csv"
+    path.write_text(f"{DIGINETICA_HEADER}\n1;NA;81766;526309;2016-05-09\n2;77;3147;1500;2016-05-10")
+    inter = read_diginetica(path).interactions
+    midnight = pd.Timestamp("2016-05-09", tz="UTC").timestamp()
+    assert inter["timestamp"].tolist() == [midnight + 526.309, midnight + 86400 + 1.5]
+    assert inter["user_id"].tolist() == ["anon-1", "77"]
+    assert inter["session_id"].tolist() == ["1", "2"]
+
+
+def test_diginetica_bad_timeframe_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "views.csv"
+    path.write_text(f"{DIGINETICA_HEADER}\n1;NA;5;10;2016-05-09\n1;NA;6;soon;2016-05-09\n")
+    with pytest.raises(DataError, match=r"views\.csv, line 3, column 'timeframe'"):
+        read_diginetica(path)
+
+
+def test_diginetica_bad_date_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "views.csv"
+    path.write_text(f"{DIGINETICA_HEADER}\n1;NA;5;10;09/05/2016\n")
+    with pytest.raises(DataError, match=r"line 2, column 'eventdate': expected a date"):
+        read_diginetica(path)
+
+
+def test_diginetica_missing_column_lists_found(tmp_path: Path) -> None:
+    path = tmp_path / "views.csv"
+    path.write_text("session_id;user_id;item_id;eventdate\n1;NA;5;2016-05-09\n")
+    with pytest.raises(DataError, match=r"missing column.*'timeframe'.*found"):
+        read_diginetica(path)
+
+
+def test_retailrocket_events_and_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "timestamp,visitorid,event,itemid,transactionid\n"
+        "1433221332117,257597,view,355908,\n"
+        "1433221500000,257597,addtocart,355908,\n"
+        "1433224000000,257597,transaction,355908,4000\n"
+        "1433221400000,992329,view,248676,\n"
+        "1433221410000,992329,wishlist,248676,\n"
+    )
+    data = read_retailrocket(path, gap_minutes=30)
+    inter = data.interactions
+    assert inter["event"].tolist() == ["view", "cart", "purchase", "view", "wishlist"]
+    assert inter["timestamp"].iloc[0] == pytest.approx(1433221332.117)
+    assert inter["session_id"].tolist() == [
+        "257597:1",
+        "257597:1",
+        "257597:2",
+        "992329:1",
+        "992329:1",
+    ]
+    assert data.read_issues["unknown_event"] == 1
+    shorter = read_retailrocket(path, gap_minutes=1).interactions
+    assert shorter["session_id"].tolist()[:3] == ["257597:1", "257597:2", "257597:3"]
+
+
+def test_retailrocket_bad_timestamp(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "timestamp,visitorid,event,itemid\n1433221332117,1,view,2\nyesterday,1,view,3\n"
+    )
+    with pytest.raises(DataError, match=r"events\.csv, line 3, column 'timestamp'"):
+        read_retailrocket(path)
