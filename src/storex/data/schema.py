@@ -117,8 +117,8 @@ def conform_items(frame: pd.DataFrame) -> pd.DataFrame:
         out["categories"] = [[] for _ in range(len(out))]
     else:
         out["categories"] = [_as_list(v) for v in out["categories"]]
-    out["price"] = pd.to_numeric(out.get("price", np.nan), errors="coerce").astype("float64")
-    out["year"] = pd.to_numeric(out.get("year", np.nan), errors="coerce").astype("Int64")
+    out["price"] = _numeric(out, "price").astype("float64")
+    out["year"] = _numeric(out, "year").round().astype("Int64")
     extras = [c for c in out.columns if c not in ITEM_COLUMNS]
     return out.loc[:, [*ITEM_COLUMNS, *extras]].reset_index(drop=True)
 
@@ -127,7 +127,7 @@ def conform_users(frame: pd.DataFrame) -> pd.DataFrame:
     """Canonical user table: known columns first and typed, extras kept after them."""
     out = frame.copy()
     out["user_id"] = _as_string(out["user_id"])
-    out["age"] = pd.to_numeric(out.get("age", np.nan), errors="coerce").astype("float64")
+    out["age"] = _numeric(out, "age").astype("float64")
     for col in ("gender", "occupation", "zip"):
         values = out[col] if col in out else pd.Series(pd.NA, index=out.index)
         out[col] = _as_string(values)
@@ -142,6 +142,13 @@ def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: str) -
         raise DataError(
             f"missing column(s) {missing}; found {list(frame.columns)}", path=path
         )
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A numeric column, missing or unparsable values as NaN (metadata is best effort)."""
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    return pd.to_numeric(frame[column], errors="coerce")
 
 
 def _as_string(values: pd.Series) -> pd.Series:
