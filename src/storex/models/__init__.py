@@ -1,0 +1,1 @@
+"""Recommenders behind one contract: baselines and graph neural networks."""

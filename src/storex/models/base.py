@@ -1,0 +1,176 @@
+"""The one contract every recommender follows, baselines and GNNs alike.
+
+Evaluation, the service, the CLI and the benchmarks depend on :class:`Recommender`, never on a
+particular model: ``fit`` learns from :class:`~storex.models.data.InteractionData`, ``score``
+gives a users x items score block for full ranking, ``recommend`` turns it into top-K with
+the shop's filters, and ``save``/``load`` move a fitted model through a folder of arrays plus
+JSON (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from storex.errors import ModelError, NotFittedError
+from storex.io import atomic_path, write_json
+from storex.models.data import DataSpec, InteractionData
+
+CONFIG_FILE = "model.json"
+STATE_FILE = "model.pt"
+
+
+class Recommender(ABC):
+    """Base of every model.
+
+    Subclasses store hyperparameters in ``__init__`` (plain JSON-able values, listed by
+    :meth:`get_params`), learn in :meth:`fit` and keep learned state in attributes ending in
+    ``_``; :meth:`state` / :meth:`set_state` expose that state as tensors for saving.
+    """
+
+    name: ClassVar[str]
+
+    spec_: DataSpec
+
+    @property
+    def num_users_(self) -> int:
+        return self.spec_.num_users
+
+    @property
+    def num_items_(self) -> int:
+        return self.spec_.num_items
+
+    @abstractmethod
+    def fit(self, data: InteractionData) -> Self:
+        """Learn from the training pairs of ``data`` (valid pairs may drive early stopping)."""
+
+    @abstractmethod
+    def score(self, users: Tensor) -> Tensor:
+        """Scores of every item for each of ``users``: shape ``(len(users), num_items)``."""
+
+    @abstractmethod
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as given to ``__init__``."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Tensor]:
+        """Learned tensors (what :meth:`save` writes)."""
+
+    @abstractmethod
+    def set_state(self, state: dict[str, Tensor]) -> None:
+        """Restore what :meth:`state` returned (``spec_`` is already set)."""
+
+    def score_new_users(self, user_x: Tensor, histories: Sequence[Tensor]) -> Tensor:
+        """Scores for users unseen in training: features ``(B, user_dim)`` and, per user, the
+        item indices they have interacted with so far (possibly none).
+
+        The cold-start path of the service and of cold-start evaluation. Models that cannot
+        do it raise :class:`NotImplementedError`; callers then fall back to popularity.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot score users unseen in training")
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "spec_")
+
+    def check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() first")
+
+    def recommend(
+        self,
+        users: Tensor,
+        k: int = 10,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        candidates: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Top-``k`` items and scores per user, best first.
+
+        Parameters
+        ----------
+        users
+            User indices, shape ``(B,)``.
+        exclude
+            Users x items matrix whose non-zeros are never recommended (items already seen,
+            out of stock, ...); rows are taken for ``users``.
+        candidates
+            Item indices the answer must come from (e.g. one category); all items if None.
+        """
+        self.check_fitted()
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        scores = self.score(users).float().clone()
+        if exclude is not None:
+            rows = exclude[users.numpy()].tocoo()
+            scores[torch.from_numpy(rows.row).long(), torch.from_numpy(rows.col).long()] = (
+                -torch.inf
+            )
+        if candidates is not None:
+            allowed = torch.zeros(self.num_items_, dtype=torch.bool)
+            allowed[candidates] = True
+            scores[:, ~allowed] = -torch.inf
+        k = min(k, scores.shape[1])
+        top_scores, top_items = torch.topk(scores, k, dim=1)
+        return top_items, top_scores
+
+    def save(self, folder: str | Path) -> None:
+        """Write ``model.json`` (name, params, sizes) and ``model.pt`` (tensors only)."""
+        self.check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / STATE_FILE) as tmp:
+            torch.save(self.state(), tmp)
+        write_json(
+            folder / CONFIG_FILE,
+            {"name": self.name, "params": self.get_params(), "spec": asdict(self.spec_)},
+        )
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Recommender:
+        """Rebuild a saved model; the class is found by the saved ``name``."""
+        from storex.models.registry import model_class
+
+        folder = Path(folder)
+        config = _read_config(folder / CONFIG_FILE)
+        model = model_class(config["name"])(**config["params"])
+        try:
+            state = torch.load(folder / STATE_FILE, weights_only=True, map_location="cpu")
+        except FileNotFoundError as exc:
+            raise ModelError(f"{folder / STATE_FILE}: model weights missing") from exc
+        except Exception as exc:  # torch raises several types for a damaged file
+            raise ModelError(f"{folder / STATE_FILE}: cannot read model weights: {exc}") from exc
+        model.spec_ = DataSpec(**config["spec"])
+        model.set_state(state)
+        return model
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: model description missing") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from exc
+    missing = {"name", "params", "spec"} - set(config)
+    if missing:
+        raise ModelError(f"{path}: missing keys {sorted(missing)}")
+    return config
+
+
+def as_numpy_scores(scores: Tensor) -> np.ndarray:
+    """Scores as a float32 array (for numpy-based metrics)."""
+    return scores.detach().cpu().float().numpy()
