@@ -44,6 +44,25 @@ def numeric_column(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
     return out
 
 
+def non_negative_column(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
+    """Like :func:`numeric_column`, refusing negative values (a price or an age below 0)."""
+    values = numeric_column(frame, column, table)
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        raise DataError(
+            f"{table}: {negative.size} negative {column}(s), e.g. {values[negative[0]]}",
+            column=column,
+        )
+    return values
+
+
+def key_column(frame: pd.DataFrame, key: str, table: str) -> pd.Index:
+    """The id column of a table as a string index; a table without it is a DataError."""
+    if key not in frame.columns:
+        raise DataError(f"{table}: no {key!r} column", column=key)
+    return pd.Index(frame[key].astype("string"))
+
+
 def as_ids(ids: Sequence[str]) -> pd.Index:
     """External ids as a string index (numbers become their text, as in the id maps)."""
     return pd.Index(pd.Series(list(ids), dtype=object).astype("string"))

@@ -20,14 +20,16 @@ import numpy as np
 import pandas as pd
 
 from storex.config import FeatureSettings
-from storex.errors import DataError, ModelError, NotFittedError
+from storex.errors import ModelError, NotFittedError
 from storex.features.base import (
     MultiHot,
     OneHot,
     Scaler,
     align_rows,
     as_ids,
+    key_column,
     maybe_block,
+    non_negative_column,
     numeric_column,
     read_state,
     write_state,
@@ -75,7 +77,9 @@ class ItemEncoder:
         self.brand_: OneHot | None = None
         self.year_: Scaler | None = None
         if items is not None:
-            frame = align_rows(items, _ids_of(items), "item_id", _COLUMNS, _TABLE)
+            frame = align_rows(
+                items, key_column(items, "item_id", _TABLE), "item_id", _COLUMNS, _TABLE
+            )
             categories = MultiHot.fit(
                 "category",
                 frame["categories"],
@@ -193,22 +197,9 @@ class ItemEncoder:
             raise NotFittedError("ItemEncoder is not fitted: call fit(items) or ItemEncoder.load")
 
 
-def _ids_of(items: pd.DataFrame) -> pd.Index:
-    if "item_id" not in items.columns:
-        raise DataError(f"{_TABLE}: no 'item_id' column", column="item_id")
-    return pd.Index(items["item_id"].astype("string"))
-
-
 def _log_price(frame: pd.DataFrame) -> np.ndarray:
     """log1p of the price: prices span orders of magnitude. A negative price is bad data."""
-    price = numeric_column(frame, "price", _TABLE)
-    negative = np.flatnonzero(price < 0)
-    if negative.size:
-        raise DataError(
-            f"{_TABLE}: {negative.size} negative price(s), e.g. {price[negative[0]]}",
-            column="price",
-        )
-    return np.log1p(price)
+    return np.log1p(non_negative_column(frame, "price", _TABLE))
 
 
 def _missing_title(titles: pd.Series) -> np.ndarray:

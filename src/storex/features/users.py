@@ -26,7 +26,9 @@ from storex.features.base import (
     align_rows,
     as_ids,
     clean_text,
+    key_column,
     maybe_block,
+    non_negative_column,
     numeric_column,
     read_state,
     write_state,
@@ -79,9 +81,10 @@ class UserEncoder:
         self.zip_: OneHot | None = None
         population = history.index
         if users is not None:
-            frame = align_rows(users, _user_ids(users), "user_id", _COLUMNS, _TABLE)
-            population = population.union(_user_ids(users))
-            age = _age(frame)
+            user_ids = key_column(users, "user_id", _TABLE)
+            frame = align_rows(users, user_ids, "user_id", _COLUMNS, _TABLE)
+            population = population.union(user_ids)
+            age = non_negative_column(frame, "age", _TABLE)
             if np.isfinite(age).any():
                 self.age_ = Scaler.fit("age", age, flag=True)
             if frame["gender"].notna().any():
@@ -122,7 +125,7 @@ class UserEncoder:
         frame = align_rows(users, index, "user_id", _COLUMNS, _TABLE)
         parts: list[np.ndarray] = []
         if self.age_ is not None:
-            parts.append(self.age_.transform(_age(frame)))
+            parts.append(self.age_.transform(non_negative_column(frame, "age", _TABLE)))
         for column, block in (("gender", self.gender_), ("occupation", self.occupation_)):
             if block is not None:
                 parts.append(block.transform(frame[column]))
@@ -226,22 +229,6 @@ class UserEncoder:
             raise NotFittedError(
                 "UserEncoder is not fitted: call fit(users, train_interactions) or UserEncoder.load"
             )
-
-
-def _user_ids(users: pd.DataFrame) -> pd.Index:
-    if "user_id" not in users.columns:
-        raise DataError(f"{_TABLE}: no 'user_id' column", column="user_id")
-    return pd.Index(users["user_id"].astype("string"))
-
-
-def _age(frame: pd.DataFrame) -> np.ndarray:
-    age = numeric_column(frame, "age", _TABLE)
-    negative = np.flatnonzero(age < 0)
-    if negative.size:
-        raise DataError(
-            f"{_TABLE}: {negative.size} negative age(s), e.g. {age[negative[0]]}", column="age"
-        )
-    return age
 
 
 def _history(interactions: pd.DataFrame, what: str) -> pd.DataFrame:
