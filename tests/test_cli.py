@@ -39,8 +39,15 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path):
 
 def test_unknown_split_strategy_is_refused(tmp_path):
     done = run(
-        "data", "prepare", "synthetic", "--out", "g", "--split", "sideways",
-        cwd=tmp_path, data_dir=tmp_path,
+        "data",
+        "prepare",
+        "synthetic",
+        "--out",
+        "g",
+        "--split",
+        "sideways",
+        cwd=tmp_path,
+        data_dir=tmp_path,
     )
     assert done.returncode == 2
     assert "split.strategy" in done.stderr

@@ -35,7 +35,7 @@ def test_yaml_file_is_read_and_env_wins(monkeypatch, tmp_path):
 
 def test_named_config_file_must_exist(monkeypatch, tmp_path):
     monkeypatch.setenv("STOREX_CONFIG", str(tmp_path / "nope.yaml"))
-    with pytest.raises(ConfigError, match="nope.yaml"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml"):
         load_settings()
 
 
@@ -43,7 +43,7 @@ def test_bad_yaml_names_the_file(monkeypatch, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("- just\n- a list\n")
     monkeypatch.setenv("STOREX_CONFIG", str(bad))
-    with pytest.raises(ConfigError, match="bad.yaml"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml"):
         load_settings()
 
 

@@ -49,7 +49,9 @@ def test_shop_folder_to_loadable_graph(shop_folder, tmp_path, settings):
     assert hetero["user"].num_nodes == 30
     assert hetero["item"].x.shape[1] == summary["item_features"] > 0
     train = {tuple(p) for p in split_edge_index(hetero, "train").T.tolist()}
-    held = split_edge_index(hetero, "valid").T.tolist() + split_edge_index(hetero, "test").T.tolist()
+    held = (
+        split_edge_index(hetero, "valid").T.tolist() + split_edge_index(hetero, "test").T.tolist()
+    )
     assert held and not train & {tuple(p) for p in held}
 
 

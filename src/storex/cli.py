@@ -130,9 +130,7 @@ def data_synth(
     from storex.data.synthetic import SyntheticConfig, write_store
 
     _settings()
-    config = SyntheticConfig(
-        n_users=users, n_items=items, n_interactions=interactions, seed=seed
-    )
+    config = SyntheticConfig(n_users=users, n_items=items, n_interactions=interactions, seed=seed)
     with err_console.status(f"generating {interactions:,} interactions"):
         counts = write_store(config, out)
     _emit({"out": str(out), **counts})

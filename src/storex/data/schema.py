@@ -139,9 +139,7 @@ def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: str) -
     """Raise a DataError naming the file and every column it lacks."""
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"missing column(s) {missing}; found {list(frame.columns)}", path=path
-        )
+        raise DataError(f"missing column(s) {missing}; found {list(frame.columns)}", path=path)
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
