@@ -1,0 +1,1 @@
+"""The recommendation service: storage now, the HTTP API on top of it."""

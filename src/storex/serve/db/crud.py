@@ -1,0 +1,284 @@
+"""Reads and writes of single rows, for the API handlers.
+
+Every function takes the session it works in and never commits: the caller decides the
+transaction. "Not found" is ``None``; a repeated unique key is :class:`DuplicateError`; a value
+outside what the schema allows is :class:`~storex.errors.DataError` naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, Text, cast, distinct, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storex.errors import DataError
+from storex.serve.db.errors import DuplicateError
+from storex.serve.db.models import RATING_MAX, RATING_MIN, Item, Rating, User
+
+MAX_PAGE = 1000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of rows and how many match in all."""
+
+    rows: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class RatingStats:
+    """What the ratings table holds: ``histogram`` maps each rating value to its count."""
+
+    count: int
+    mean: float | None
+    histogram: dict[float, int]
+    users: int
+    items: int
+
+
+# ---- users -------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    external_id: str,
+    *,
+    age: int | None = None,
+    gender: str | None = None,
+    occupation: str | None = None,
+    zip: str | None = None,
+) -> User:
+    """Add a user; :class:`DuplicateError` when ``external_id`` is taken."""
+    external_id = _external_id(external_id)
+    if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
+        raise DataError(f"age must be a whole number >= 0, got {age!r}", column="age")
+    user = User(external_id=external_id, age=age, gender=gender, occupation=occupation, zip=zip)
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError as exc:
+        if get_user_by_external(session, external_id) is not None:
+            raise DuplicateError(f"a user with external_id {external_id!r} already exists") from exc
+        raise
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_user_by_external(session: Session, external_id: str) -> User | None:
+    return session.scalars(select(User).where(User.external_id == external_id)).one_or_none()
+
+
+def list_user_ratings(
+    session: Session, user_id: int, *, limit: int = 100, offset: int = 0
+) -> Page[Rating] | None:
+    """A user's ratings, newest first; None when the user does not exist."""
+    if get_user(session, user_id) is None:
+        return None
+    query = select(Rating).where(Rating.user_id == user_id)
+    return _page(session, query, (Rating.created_at.desc(), Rating.id.desc()), limit, offset)
+
+
+# ---- ratings -----------------------------------------------------------------------------
+
+
+def create_rating(
+    session: Session, user_id: int, item_id: int, rating: float, *, event: str = "rating"
+) -> Rating | None:
+    """Record a user's rating of an item.
+
+    Returns None when the user or the item does not exist; :class:`DuplicateError` when the
+    user already rated the item (change it with :func:`update_rating`).
+    """
+    value = _rating_value(rating)
+    if get_user(session, user_id) is None or get_item(session, item_id) is None:
+        return None
+    row = Rating(user_id=user_id, item_id=item_id, rating=value, event=_event(event))
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        existing = _rating_of(session, user_id, item_id)
+        if existing is not None:
+            raise DuplicateError(
+                f"user {user_id} already rated item {item_id} (rating id {existing.id})"
+            ) from exc
+        if get_user(session, user_id) is None or get_item(session, item_id) is None:
+            return None  # deleted by another transaction meanwhile
+        raise
+    return row
+
+
+def get_rating(session: Session, rating_id: int) -> Rating | None:
+    return session.get(Rating, rating_id)
+
+
+def update_rating(
+    session: Session, rating_id: int, *, rating: float | None = None, event: str | None = None
+) -> Rating | None:
+    """Change the value and/or event of a rating; None when it does not exist."""
+    row = get_rating(session, rating_id)
+    if row is None:
+        return None
+    if rating is not None:
+        row.rating = _rating_value(rating)
+    if event is not None:
+        row.event = _event(event)
+    session.flush()
+    return row
+
+
+def delete_rating(session: Session, rating_id: int) -> Rating | None:
+    """Remove a rating and return it; None when it does not exist."""
+    row = get_rating(session, rating_id)
+    if row is None:
+        return None
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def rating_stats(session: Session) -> RatingStats:
+    """Counts, mean and the distribution of rating values, computed in the database."""
+    count, mean, users, items = session.execute(
+        select(
+            func.count(Rating.id),
+            func.avg(Rating.rating),
+            func.count(distinct(Rating.user_id)),
+            func.count(distinct(Rating.item_id)),
+        )
+    ).one()
+    histogram = {
+        float(value): int(n)
+        for value, n in session.execute(
+            select(Rating.rating, func.count()).group_by(Rating.rating).order_by(Rating.rating)
+        )
+    }
+    return RatingStats(
+        count=int(count),
+        mean=None if mean is None else float(mean),
+        histogram=histogram,
+        users=int(users),
+        items=int(items),
+    )
+
+
+# ---- items -------------------------------------------------------------------------------
+
+
+def get_item(session: Session, item_id: int) -> Item | None:
+    return session.get(Item, item_id)
+
+
+def get_item_by_external(session: Session, external_id: str) -> Item | None:
+    return session.scalars(select(Item).where(Item.external_id == external_id)).one_or_none()
+
+
+def list_items(
+    session: Session,
+    *,
+    category: str | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    in_stock: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[Item]:
+    """Items by id, filtered by a category substring (any case), a price range and stock.
+
+    A price filter leaves out items without a price.
+    """
+    query = select(Item)
+    if category:
+        query = query.where(_categories_text().icontains(category, autoescape=True))
+    if min_price is not None:
+        query = query.where(Item.price >= _price(min_price, "min_price"))
+    if max_price is not None:
+        query = query.where(Item.price <= _price(max_price, "max_price"))
+    if in_stock is not None:
+        query = query.where(Item.in_stock.is_(in_stock))
+    return _page(session, query, (Item.id,), limit, offset)
+
+
+def search_items(session: Session, q: str, *, limit: int = 20, offset: int = 0) -> Page[Item]:
+    """Items whose title or categories contain ``q``, ignoring case; ``%`` and ``_`` are literal.
+
+    SQLite folds only ASCII letters, so there "É" and "é" differ; PostgreSQL folds all.
+    """
+    text = q.strip()
+    if not text:
+        raise DataError("search text is empty", column="q")
+    match = or_(
+        Item.title.icontains(text, autoescape=True),
+        _categories_text().icontains(text, autoescape=True),
+    )
+    return _page(session, select(Item).where(match), (Item.id,), limit, offset)
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def _page(
+    session: Session, query: Select[T], order: Sequence[Any], limit: int, offset: int
+) -> Page[T]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise DataError(f"limit must be between 1 and {MAX_PAGE}, got {limit}", column="limit")
+    if offset < 0:
+        raise DataError(f"offset must be >= 0, got {offset}", column="offset")
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+    return Page(rows=list(rows), total=int(total or 0), limit=limit, offset=offset)
+
+
+def _categories_text() -> ColumnElement[str]:
+    """The JSON list as its text, so one substring match works on SQLite and PostgreSQL."""
+    return cast(Item.categories, Text)
+
+
+def _rating_of(session: Session, user_id: int, item_id: int) -> Rating | None:
+    query = select(Rating).where(Rating.user_id == user_id, Rating.item_id == item_id)
+    return session.scalars(query).one_or_none()
+
+
+def _rating_value(rating: float) -> float:
+    try:
+        value = float(rating)
+    except (TypeError, ValueError):
+        raise DataError(f"rating must be a number, got {rating!r}", column="rating") from None
+    if not (math.isfinite(value) and RATING_MIN <= value <= RATING_MAX):
+        raise DataError(
+            f"rating must be between {RATING_MIN:g} and {RATING_MAX:g}, got {rating!r}",
+            column="rating",
+        )
+    return value
+
+
+def _event(event: str) -> str:
+    text = str(event).strip()
+    if not text:
+        raise DataError("event is empty", column="event")
+    return text
+
+
+def _external_id(external_id: str) -> str:
+    text = str(external_id).strip()
+    if not text:
+        raise DataError("external_id is empty", column="external_id")
+    return text
+
+
+def _price(value: float, name: str) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise DataError(f"{name} must be a finite number >= 0, got {value!r}", column=name)
+    return float(value)
