@@ -13,6 +13,9 @@ import torch
 
 from storex.models.base import Recommender
 from storex.models.baselines import EASE, ItemKNN, MostPopular, RandomRecommender
+from storex.models.gat import GATModel
+from storex.models.graphsage import GraphSAGEModel
+from storex.models.ncf import NCFModel
 from storex.models.data import InteractionData
 
 GROUPS = 2
@@ -35,11 +38,26 @@ class ContractModel:
     cold_start: bool = True
 
 
+_TINY_TRAINING = {
+    "epochs": 40,
+    "batch_size": 64,
+    "lr": 0.02,
+    "patience": 100,
+    "extra": {"threads": 1},
+}
+
 CONTRACT_MODELS: list[ContractModel] = [
     ContractModel("random", lambda: RandomRecommender(seed=3), personalised=False),
     ContractModel("most_popular", MostPopular, personalised=False),
     ContractModel("ease", lambda: EASE(l2=1.0)),
     ContractModel("item_knn", lambda: ItemKNN(k=5, shrink=1.0)),
+    ContractModel("graphsage", lambda: GraphSAGEModel(embedding_dim=16, train=_TINY_TRAINING)),
+    ContractModel("gat", lambda: GATModel(embedding_dim=16, heads=2, train=_TINY_TRAINING)),
+    ContractModel(
+        "ncf",
+        lambda: NCFModel(factors=8, mlp_layers=(16, 8), train=_TINY_TRAINING),
+        cold_start=False,
+    ),
 ]
 
 

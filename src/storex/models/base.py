@@ -78,6 +78,34 @@ class Recommender(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot score users unseen in training")
 
+    def item_vectors(self) -> Tensor | None:
+        """Learned item vectors ``(num_items, d)``, or None for models without them.
+
+        The default of :meth:`item_weights` compares them by cosine.
+        """
+        return None
+
+    def item_weights(self, sources: Tensor, targets: Tensor | None = None) -> Tensor:
+        """How strongly each of ``sources`` points to each of ``targets`` (all items if None),
+        shape ``(len(sources), len(targets))``: the item-item view used for "similar items"
+        and for "because you rated X" explanations.
+
+        The default is the cosine of :meth:`item_vectors`; item-item models override it with
+        their learned weights. Models with neither raise :class:`NotImplementedError`.
+        """
+        self.check_fitted()
+        vectors = self.item_vectors()
+        if vectors is None:
+            raise NotImplementedError(f"{type(self).__name__} has no item-item view")
+        unit = torch.nn.functional.normalize(vectors.detach().float(), dim=1)
+        chosen = unit if targets is None else unit[targets.long()]
+        return unit[sources.long()] @ chosen.T
+
+    def similar_items(self, items: Tensor, k: int = 10) -> tuple[Tensor, Tensor]:
+        """The ``k`` items most similar to each of ``items`` by :meth:`item_weights`, the
+        item itself left out: indices and weights, shape ``(len(items), k)`` each, best first."""
+        return top_other_items(self.item_weights(items.long()), items, k)
+
     @property
     def is_fitted(self) -> bool:
         return hasattr(self, "spec_")
@@ -169,6 +197,17 @@ def _read_config(path: Path) -> dict[str, Any]:
     if missing:
         raise ModelError(f"{path}: missing keys {sorted(missing)}")
     return config
+
+
+def top_other_items(weights: Tensor, items: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Top-``k`` columns of each row of ``weights`` (one row per item of ``items``), leaving
+    out the item itself: indices and weights, best first."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    weights = weights.float().clone()
+    weights[torch.arange(len(items)), items.long()] = -torch.inf
+    top_weights, top_items = torch.topk(weights, min(k, max(weights.shape[1] - 1, 1)), dim=1)
+    return top_items, top_weights
 
 
 def as_numpy_scores(scores: Tensor) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from storex.errors import ConfigError, DataError, ModelError
-from storex.models.base import Recommender
+from storex.models.base import Recommender, top_other_items
 from storex.models.data import InteractionData
 from storex.models.registry import register
 
@@ -120,13 +120,13 @@ class _ItemItemRecommender(Recommender):
         history = data.matrix("train")
         self._fit_weights(history)
         self.spec_ = data.spec
-        self.history_ = history
+        self.seen_ = history
         self.popularity_ = data.item_popularity()
         return self
 
     def score(self, users: Tensor) -> Tensor:
         self.check_fitted()
-        return self._apply(self.history_[users.long().numpy()])
+        return self._apply(self.seen_[users.long().numpy()])
 
     def score_new_users(self, user_x: Tensor, histories: Sequence[Tensor]) -> Tensor:
         """Fold each history in exactly as for a training user; users with an empty
@@ -149,8 +149,8 @@ class _ItemItemRecommender(Recommender):
 
     def _history_state(self) -> dict[str, Tensor]:
         return {
-            "history_indptr": torch.from_numpy(self.history_.indptr.astype(np.int64)),
-            "history_indices": torch.from_numpy(self.history_.indices.astype(np.int64)),
+            "history_indptr": torch.from_numpy(self.seen_.indptr.astype(np.int64)),
+            "history_indices": torch.from_numpy(self.seen_.indices.astype(np.int64)),
             "popularity": self.popularity_,
         }
 
@@ -160,7 +160,7 @@ class _ItemItemRecommender(Recommender):
         values = np.ones(len(indices), dtype=np.float32)
         shape = (self.num_users_, self.num_items_)
         try:
-            self.history_ = sp.csr_matrix((values, indices, indptr), shape=shape)
+            self.seen_ = sp.csr_matrix((values, indices, indptr), shape=shape)
         except ValueError as exc:
             raise ModelError(f"model state holds an inconsistent training history: {exc}") from exc
         self.popularity_ = _checked(state, "popularity", (self.num_items_,)).float()
@@ -208,6 +208,12 @@ class EASE(_ItemItemRecommender):
 
     def _apply(self, rows: sp.csr_matrix) -> Tensor:
         return torch.from_numpy(np.asarray(rows @ self.weights_.numpy(), dtype=np.float32))
+
+    def item_weights(self, sources: Tensor, targets: Tensor | None = None) -> Tensor:
+        """Rows of ``B``: what an interaction with a source item adds to each target's score."""
+        self.check_fitted()
+        rows = self.weights_[sources.long()]
+        return rows if targets is None else rows[:, targets.long()]
 
     def state(self) -> dict[str, Tensor]:
         self.check_fitted()
@@ -279,6 +285,21 @@ class ItemKNN(_ItemItemRecommender):
 
     def _apply(self, rows: sp.csr_matrix) -> Tensor:
         return torch.from_numpy((rows @ self.similarity_).toarray().astype(np.float32))
+
+    def item_weights(self, sources: Tensor, targets: Tensor | None = None) -> Tensor:
+        """Rows of the kept similarities: what a source item adds to each target's score."""
+        self.check_fitted()
+        rows = self.similarity_[sources.long().numpy()]
+        if targets is not None:
+            rows = rows[:, targets.long().numpy()]
+        return torch.from_numpy(rows.toarray().astype(np.float32))
+
+    def similar_items(self, items: Tensor, k: int = 10) -> tuple[Tensor, Tensor]:
+        """An item's kept neighbours are its column of the similarities (the rows used by
+        :meth:`item_weights` hold what it adds to others, fewer than ``k`` at times)."""
+        self.check_fitted()
+        columns = self.similarity_[:, items.long().numpy()].T.toarray().astype(np.float32)
+        return top_other_items(torch.from_numpy(columns), items, k)
 
     def state(self) -> dict[str, Tensor]:
         self.check_fitted()

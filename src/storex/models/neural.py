@@ -46,6 +46,10 @@ class TrainConfig:
     device: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # JSON turns the tuple into a list; keep one form so saved params compare equal.
+        object.__setattr__(self, "num_neighbors", tuple(self.num_neighbors))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -111,6 +115,7 @@ class EmbeddingRecommender(Recommender):
         from storex.train import Trainer
 
         self.spec_ = data.spec
+        torch.manual_seed(self.train.seed)  # the initial weights follow the seed too
         self.module_ = self.build_module(self.spec_)
         self.history_ = Trainer(self.train).fit(self, data)
         return self
@@ -124,6 +129,11 @@ class EmbeddingRecommender(Recommender):
         self.check_fitted()
         with torch.no_grad():
             return self.module_.score_all(self.user_emb_[users], self.item_emb_)
+
+    def item_vectors(self) -> Tensor | None:
+        """The final item embeddings (what ``score`` multiplies user embeddings with)."""
+        self.check_fitted()
+        return self.item_emb_
 
     def state(self) -> dict[str, Tensor]:
         return {

@@ -1,0 +1,1 @@
+"""Tests of the shared trainer, its losses and callbacks."""
