@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 STOREX = [sys.executable, "-c", "from storex.cli import main; main()"]
 
 
@@ -59,3 +61,30 @@ def test_list_reports_missing_sets(tmp_path):
     listing = json.loads(done.stdout.strip().splitlines()[-1])
     names = {d["name"] for d in listing["datasets"]}
     assert {"ml-100k", "synthetic"} <= names
+
+
+def test_train_then_recommend_and_evaluate(tmp_path):
+    trained = run("train", "synthetic", "--model", "ease", cwd=tmp_path, data_dir=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(trained.stdout.strip().splitlines()[-1])
+    bundle = Path(tmp_path / summary["bundles"]["ease"])
+    assert (bundle / "bundle.json").is_file() and (bundle / "report" / "report.md").is_file()
+    models = {row["model"] for row in summary["results"]}
+    assert models == {"ease", "random", "most_popular"}
+    ease = next(r for r in summary["results"] if r["model"] == "ease")
+    popular = next(r for r in summary["results"] if r["model"] == "most_popular")
+    assert ease["ndcg@10"] > popular["ndcg@10"]
+
+    user = next(iter(json.loads((bundle / "user2idx.json").read_text())))
+    answer = run("recommend", user, "--k", "5", cwd=tmp_path, data_dir=tmp_path)
+    assert answer.returncode == 0, answer.stderr
+    recommended = json.loads(answer.stdout.strip().splitlines()[-1])
+    assert len(recommended["items"]) == 5 and recommended["model"] == "ease"
+
+    unknown = run("recommend", "nobody", cwd=tmp_path, data_dir=tmp_path)
+    assert unknown.returncode == 2 and "unknown user 'nobody'" in unknown.stderr
+
+    evaluated = run("evaluate", "--bundle", str(bundle), cwd=tmp_path, data_dir=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    result = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert result["metrics"]["ndcg@10"] == pytest.approx(ease["ndcg@10"], abs=1e-4)
