@@ -1,0 +1,161 @@
+"""Score rows for one user through the model, whichever path their situation allows.
+
+Paths, in the order they are tried:
+
+``personalized``
+    A training user whose positive edges are unchanged: the model's own row.
+``fold_in``
+    A user with positive edges the model did not train on (a new user who rated items, or a
+    training user whose history changed): ``model.score_new_users`` with the user's features
+    and current edges, no retraining. Models that cannot fold in keep serving a training
+    user's trained row; a new user then falls through.
+``cold_start_features``
+    No positive edge yet, a feature-reading model and a user encoder: ``score_new_users``
+    with the encoded demographics and an empty history.
+``popularity``
+    Everything else: the items' training degree.
+
+Whether a model folds in and whether it reads user features is probed once, when the
+engine is built (a model reading features scores two different feature rows differently).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from storex.bundle import ModelBundle
+from storex.errors import ModelError
+from storex.features import UserEncoder
+from storex.serve.engine.state import ScoreRow, UserState
+
+_HISTORY_COLUMNS = ("history_log_count", "no_history", "avg_rating")
+
+
+class Scorer:
+    """The model side of the engine: score rows, capabilities and user features."""
+
+    def __init__(self, bundle: ModelBundle, user_encoder: UserEncoder | None) -> None:
+        self.model = bundle.model
+        self.model.check_fitted()
+        self.num_users = self.model.num_users_
+        self.num_items = self.model.num_items_
+        self.popularity = bundle.data.item_popularity().float()
+        self.user_x = bundle.data.user_x.float()
+        self.user_encoder = user_encoder
+        self.training = _training_matrix(bundle)
+        self._history_columns: list[int] = []
+        if user_encoder is not None:
+            names = user_encoder.feature_names_
+            if len(names) != self.user_x.shape[1]:
+                raise ModelError(
+                    f"user encoder makes {len(names)} features but the model's users have "
+                    f"{self.user_x.shape[1]}; the bundle's encoder and graph do not match"
+                )
+            self._history_columns = [
+                i for i, n in enumerate(names) if n.startswith(_HISTORY_COLUMNS)
+            ]
+        self.folds_in = self._probe_fold_in()
+        self.reads_features = self._probe_features()
+
+    def training_row(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item indices and ratings (NaN when implicit) of a training user's positives."""
+        start, end = self.training.indptr[index], self.training.indptr[index + 1]
+        return self.training.indices[start:end], self.training.data[start:end]
+
+    def known_row(self, index: int, generation: int = 0) -> ScoreRow:
+        """The trained row of training user ``index``."""
+        with torch.no_grad():
+            scores = self.model.score(torch.tensor([index]))[0].float()
+        degree = float(self.training.indptr[index + 1] - self.training.indptr[index])
+        return ScoreRow(generation, scores, "personalized", degree)
+
+    def popularity_row(self, generation: int = 0) -> ScoreRow:
+        return ScoreRow(generation, self.popularity, "popularity", 0.0)
+
+    def row(self, state: UserState) -> ScoreRow:
+        """The row for a user with live state (caller holds ``state.lock``)."""
+        if not state.history_changed and state.index is not None:
+            return self.known_row(state.index, state.generation)
+        positives = state.positives()
+        if positives.size and self.folds_in:
+            x = self.features(state) if self.reads_features else self._mean_x(1)
+            with torch.no_grad():
+                scores = self.model.score_new_users(x, [torch.from_numpy(positives)])[0]
+            evidence = positives.size + float(self.reads_features)
+            return ScoreRow(state.generation, scores.float(), "fold_in", evidence)
+        if positives.size and state.index is not None:
+            return self.known_row(state.index, state.generation)
+        if not positives.size and self.reads_features:
+            x = self.features(state)
+            with torch.no_grad():
+                scores = self.model.score_new_users(x, [torch.empty(0, dtype=torch.long)])[0]
+            return ScoreRow(state.generation, scores.float(), "cold_start_features", 1.0)
+        return self.popularity_row(state.generation)
+
+    def features(self, state: UserState) -> Tensor:
+        """The user's feature row ``(1, user_dim)`` as the model was trained to read it.
+
+        Users with demographics are encoded afresh, their current interactions summarised.
+        A training user without them keeps the training row with the history columns
+        brought up to date. Without an encoder a new user gets the mean training row.
+        """
+        if self.user_x.shape[1] == 0:
+            return torch.zeros(1, 0)
+        encoder = self.user_encoder
+        if encoder is None:
+            if state.index is not None:
+                return self.user_x[state.index : state.index + 1].clone()
+            return self.user_x.mean(dim=0, keepdim=True)
+        history = state.ratings_frame()
+        if state.demographics is None and state.index is not None:
+            row = self.user_x[state.index : state.index + 1].clone()
+            fresh = encoder.transform(None, [state.external_id], history)
+            columns = self._history_columns
+            row[0, columns] = torch.from_numpy(fresh[0, columns])
+            return row
+        users = pd.DataFrame([{**(state.demographics or {}), "user_id": state.external_id}])
+        return torch.from_numpy(encoder.transform(users, [state.external_id], history))
+
+    def _probe_fold_in(self) -> bool:
+        try:
+            with torch.no_grad():
+                self.model.score_new_users(self._mean_x(1), [torch.tensor([0])])
+        except NotImplementedError:
+            return False
+        return True
+
+    def _probe_features(self) -> bool:
+        if self.user_x.shape[1] == 0 or self.user_encoder is None or self.num_users < 2:
+            return False
+        first = self.user_x[0]
+        farthest = int(torch.argmax((self.user_x - first).pow(2).sum(dim=1)))
+        rows = torch.stack([first, self.user_x[farthest]])
+        empty = torch.empty(0, dtype=torch.long)
+        try:
+            with torch.no_grad():
+                scores = self.model.score_new_users(rows, [empty, empty])
+        except NotImplementedError:
+            return False
+        return not torch.allclose(scores[0], scores[1])
+
+    def _mean_x(self, count: int) -> Tensor:
+        return self.user_x.mean(dim=0, keepdim=True).expand(count, -1).clone()
+
+
+def _training_matrix(bundle: ModelBundle) -> sp.csr_matrix:
+    """Training positives as a users x items CSR matrix holding the ratings (NaN: none)."""
+    data = bundle.data
+    users, items = data.train.numpy()
+    ratings = data.train_rating.numpy().astype(np.float64)
+    if ratings.shape != users.shape:
+        ratings = np.full(users.shape, np.nan)
+    order = np.lexsort((items, users))
+    indptr = np.zeros(data.num_users + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(users, minlength=data.num_users))
+    return sp.csr_matrix(
+        (ratings[order], items[order], indptr), shape=(data.num_users, data.num_items)
+    )
