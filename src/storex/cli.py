@@ -23,6 +23,8 @@ from storex.log import setup_logging
 app = typer.Typer(help="StoreX: graph-neural-network recommendations for online stores.")
 data_app = typer.Typer(help="Read, generate and prepare data sets.")
 app.add_typer(data_app, name="data")
+db_app = typer.Typer(help="The service's database.")
+app.add_typer(db_app, name="db")
 
 err_console = Console(stderr=True)
 
@@ -136,16 +138,200 @@ def data_synth(
     _emit({"out": str(out), **counts})
 
 
+DEMO_MODELS = ("graphsage", "lightgcn")
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's artifacts.")] = Path(
+    out: Annotated[Path, typer.Option(help="Folder for the prepared data.")] = Path(
         "artifacts/demo"
     ),
+    models_root: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path(
+        "models"
+    ),
 ) -> None:
-    """The main job on the embedded synthetic store: no network, no data folder needed."""
+    """The main job on the embedded synthetic store: no network, no data folder needed.
+
+    Prepares the store, trains the GNN models beside Random and MostPopular, evaluates them
+    on test and writes a model bundle with its report per model.
+    """
     settings = _settings()
-    summary = _run_prepare("synthetic", out / "data", settings)
-    _emit({"demo": "data pipeline", "artifacts": str(out / "data"), **summary})
+    prepared = _run_prepare("synthetic", out, settings)
+    summary = _train(out, "synthetic", list(DEMO_MODELS), models_root, config=None)
+    _emit({"demo": str(out), "data": prepared, **summary})
+
+
+@app.command()
+def train(
+    source: Annotated[
+        str, typer.Argument(help="Prepared artifacts folder, data set name or path.")
+    ],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Model name; repeat for several.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML with tuned settings (default configs/<dataset>.yaml).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path("models"),
+) -> None:
+    """Train models with their tuned settings, evaluate on test beside the baselines, bundle."""
+    settings = _settings()
+    artifacts, dataset = _artifacts_for(source, settings)
+    _emit(_train(artifacts, dataset, model or ["graphsage"], out, config=config))
+
+
+@app.command("evaluate")
+def evaluate_bundle(
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: newest).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Prepared artifacts to evaluate on (default: training's).")
+    ] = None,
+    models_root: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path(
+        "models"
+    ),
+) -> None:
+    """Evaluate a bundle on the test split under both protocols, beside the baselines."""
+    from storex.bundle import ModelBundle
+    from storex.evaluate import evaluate, write_report
+    from storex.experiment import PROTOCOLS, run_models
+    from storex.models.data import InteractionData
+
+    _settings()
+    folder = bundle or _newest_bundle(models_root)
+    loaded = ModelBundle.load(folder)
+    artifacts = data or Path(str(loaded.info.get("artifacts", "")))
+    held_out = InteractionData.from_artifacts(artifacts)
+    rows = [
+        evaluate(loaded.model, held_out, protocol=p).to_dict()  # type: ignore[arg-type]
+        for p in PROTOCOLS
+    ]
+    for baseline in run_models(held_out, str(loaded.info.get("dataset", "")), []):
+        rows += baseline.evaluations
+    report = write_report(folder / "report", rows)
+    reference = next(r for r in rows if r["protocol"] == "reference")
+    _emit({"bundle": str(folder), "report": str(report["report.md"]), **reference})
+
+
+@app.command()
+def recommend(
+    user: Annotated[str, typer.Argument(help="External user id.")],
+    k: Annotated[int, typer.Option(help="How many items.")] = 10,
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: newest).")] = None,
+    include_seen: Annotated[bool, typer.Option(help="Also recommend items already seen.")] = False,
+    models_root: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path(
+        "models"
+    ),
+) -> None:
+    """Top-K items for a known user from a trained bundle."""
+    import torch
+
+    from storex.bundle import ModelBundle
+    from storex.errors import DataError
+
+    _settings()
+    loaded = ModelBundle.load(bundle or _newest_bundle(models_root))
+    index = loaded.user_map.get(user)
+    if index is None:
+        raise DataError(f"unknown user {user!r}: not in the bundle's training data")
+    exclude = None if include_seen else loaded.data.matrix("train")
+    items, scores = loaded.model.recommend(torch.tensor([index]), k, exclude=exclude)
+    _emit(
+        {
+            "user": user,
+            "model": loaded.model.name,
+            "version": loaded.version,
+            "items": [loaded.item_map.external(int(i)) for i in items[0]],
+            "scores": [round(float(x), 5) for x in scores[0]],
+        }
+    )
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Root folder of model bundles.")] = None,
+) -> None:
+    """Start the recommendation service (REST API) on the database and newest bundle."""
+    from storex.serve.api import ServeSettings
+    from storex.serve.server import run
+
+    _settings()
+    overrides = {"port": port, "host": host, "database_url": database_url, "models_dir": models_dir}
+    run(ServeSettings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+@db_app.command("init")
+def db_init(
+    source: Annotated[
+        str | None, typer.Option("--from", help="Data set name or path whose catalog to load.")
+    ] = None,
+    with_history: Annotated[bool, typer.Option(help="Also load the ratings.")] = False,
+    url: Annotated[str | None, typer.Option(help="Database URL (default: the service's).")] = None,
+) -> None:
+    """Create or migrate the database, optionally loading a catalog (and its ratings)."""
+    from storex.serve.api import ServeSettings
+    from storex.serve.db import init_database
+
+    settings = _settings()
+    database = url or ServeSettings().database_url
+    with err_console.status(f"initialising {database}"):
+        counts = init_database(
+            database, source=source, data_dir=settings.data_dir, with_history=with_history
+        )
+    _emit({"database": database, **counts})
+
+
+def _artifacts_for(source: str, settings: Settings) -> tuple[Path, str]:
+    """A prepared artifacts folder for ``source`` (preparing it when needed) and its name."""
+    path = Path(source)
+    if (path / "manifest.json").is_file():
+        return path, path.name
+    dataset = path.name if path.exists() else source
+    artifacts = settings.artifacts_dir / dataset
+    _run_prepare(source, artifacts, settings)
+    return artifacts, dataset
+
+
+def _train(
+    artifacts: Path, dataset: str, models: list[str], out: Path, *, config: Path | None
+) -> dict[str, Any]:
+    from storex.evaluate.report import BASELINES
+    from storex.experiment import run_models, save_bundle
+    from storex.models.data import InteractionData
+
+    data = InteractionData.from_artifacts(artifacts)
+    with err_console.status(f"training {', '.join(models)} on {dataset}"):
+        results = run_models(data, dataset, models, config=config)
+    baselines = [r for r in results if r.model.name in BASELINES and r.model.name not in models]
+    bundles = {}
+    for result in results:
+        if result in baselines:
+            continue
+        bundle = save_bundle(result, data, artifacts, out, dataset=dataset, baselines=baselines)
+        bundles[result.model.name] = str(bundle.path)
+    for result in results:
+        err_console.print(json.dumps(result.summary(dataset)), soft_wrap=True, highlight=False)
+    return {
+        "dataset": dataset,
+        "bundles": bundles,
+        "results": [r.summary(dataset) for r in results],
+    }
+
+
+def _newest_bundle(models_root: Path) -> Path:
+    """The most recent bundle under ``models_root`` (versions sort by time)."""
+    from storex.bundle import BUNDLE_FILE
+    from storex.errors import MissingDataError
+
+    found = sorted(models_root.glob(f"*/*/{BUNDLE_FILE}"), key=lambda p: p.parent.name)
+    if not found:
+        raise MissingDataError(
+            "no model bundle found; train one with `storex train` or `storex demo`",
+            path=models_root,
+        )
+    return found[-1].parent
 
 
 def main() -> None:
