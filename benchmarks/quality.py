@@ -22,18 +22,11 @@ from pathlib import Path
 import torch
 
 from storex.config import load_settings
-from storex.experiment import CONFIG_DIR, build_model, train_and_evaluate, tuned_settings
+from storex.experiment import build_model, config_path, train_and_evaluate, tuned_settings
 from storex.models.data import InteractionData
 from storex.pipeline import prepare
 
 DEFAULT_MODELS = ("random", "most_popular", "ease", "item_knn", "lightgcn", "graphsage")
-
-
-def config_for(dataset: str, explicit: Path | None) -> Path:
-    if explicit is not None:
-        return explicit
-    named = CONFIG_DIR / f"{dataset}.yaml"
-    return named if named.is_file() else CONFIG_DIR / "default.yaml"
 
 
 def main() -> None:
@@ -45,7 +38,7 @@ def main() -> None:
 
     torch.set_num_threads(os.cpu_count() or 1)
     dataset = Path(args.dataset).name if Path(args.dataset).exists() else args.dataset
-    config = config_for(dataset, args.config)
+    config = config_path(dataset, args.config)
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = Path(tmp) / "graph"
         prepare(args.dataset, artifacts, load_settings())

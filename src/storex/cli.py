@@ -287,7 +287,9 @@ def _artifacts_for(source: str, settings: Settings) -> tuple[Path, str]:
     """A prepared artifacts folder for ``source`` (preparing it when needed) and its name."""
     path = Path(source)
     if (path / "manifest.json").is_file():
-        return path, path.name
+        summary = path / "summary.json"
+        dataset = json.loads(summary.read_text())["dataset"] if summary.is_file() else path.name
+        return path, str(dataset)
     dataset = path.name if path.exists() else source
     artifacts = settings.artifacts_dir / dataset
     _run_prepare(source, artifacts, settings)

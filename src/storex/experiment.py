@@ -69,12 +69,20 @@ class RunResult:
         }
 
 
+def config_path(dataset: str, config: Path | None = None) -> Path:
+    """``config`` if given, else ``configs/<dataset>.yaml``, else ``configs/default.yaml``."""
+    if config is not None:
+        if not config.is_file():
+            raise ConfigError(f"{config}: config file not found")
+        return config
+    named = CONFIG_DIR / f"{dataset}.yaml"
+    return named if named.is_file() else CONFIG_DIR / "default.yaml"
+
+
 def tuned_settings(dataset: str, model: str, config: Path | None = None) -> dict[str, Any]:
-    """The model's entry in ``config`` or ``configs/<dataset>.yaml``; ``{}`` when absent."""
-    path = config or CONFIG_DIR / f"{dataset}.yaml"
+    """The model's entry in the data set's config (see :func:`config_path`); ``{}`` if none."""
+    path = config_path(dataset, config)
     if not path.is_file():
-        if config is not None:
-            raise ConfigError(f"{path}: config file not found")
         return {}
     try:
         content = yaml.safe_load(path.read_text()) or {}
