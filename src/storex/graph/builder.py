@@ -69,12 +69,9 @@ class GraphBuilder:
         item_feature_names: Sequence[str] = (),
     ) -> HeteroData:
         """The heterogeneous user-item graph (layout in the module docstring)."""
-        edge_index, labels = encode_interactions(interactions, user_map, item_map)
-        user_t = features_tensor(user_x, len(user_map), user_feature_names, "user_x")
-        item_t = features_tensor(item_x, len(item_map), item_feature_names, "item_x")
-        return assemble_hetero(
-            edge_index, labels, user_t, item_t, user_feature_names, item_feature_names
-        )
+        return _encode(
+            interactions, user_map, item_map, user_x, item_x, user_feature_names, item_feature_names
+        )[-1]
 
     def build_artifacts(
         self,
@@ -96,11 +93,8 @@ class GraphBuilder:
         train positives; with ``exclude_heldout`` also their valid/test positives (that hides
         held-out pairs from the negatives, at the price of using held-out knowledge).
         """
-        edge_index, labels = encode_interactions(interactions, user_map, item_map)
-        user_t = features_tensor(user_x, len(user_map), user_feature_names, "user_x")
-        item_t = features_tensor(item_x, len(item_map), item_feature_names, "item_x")
-        hetero = assemble_hetero(
-            edge_index, labels, user_t, item_t, user_feature_names, item_feature_names
+        edge_index, labels, user_t, item_t, hetero = _encode(
+            interactions, user_map, item_map, user_x, item_x, user_feature_names, item_feature_names
         )
         train = hetero[RATES].edge_index
         known_pairs = edge_index[:, labels["positive"]] if exclude_heldout else train
@@ -140,6 +134,25 @@ class GraphBuilder:
                 "exclude_heldout": exclude_heldout,
             },
         )
+
+
+def _encode(
+    interactions: pd.DataFrame,
+    user_map: IdMap,
+    item_map: IdMap,
+    user_x: np.ndarray,
+    item_x: np.ndarray,
+    user_feature_names: Sequence[str],
+    item_feature_names: Sequence[str],
+) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor, HeteroData]:
+    """Per-edge tensors, feature tensors and the graph assembled from them."""
+    edge_index, labels = encode_interactions(interactions, user_map, item_map)
+    user_t = features_tensor(user_x, len(user_map), user_feature_names, "user_x")
+    item_t = features_tensor(item_x, len(item_map), item_feature_names, "item_x")
+    hetero = assemble_hetero(
+        edge_index, labels, user_t, item_t, user_feature_names, item_feature_names
+    )
+    return edge_index, labels, user_t, item_t, hetero
 
 
 def assemble_hetero(
