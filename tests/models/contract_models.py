@@ -13,10 +13,10 @@ import torch
 
 from storex.models.base import Recommender
 from storex.models.baselines import EASE, ItemKNN, MostPopular, RandomRecommender
+from storex.models.data import InteractionData
 from storex.models.gat import GATModel
 from storex.models.graphsage import GraphSAGEModel
 from storex.models.ncf import NCFModel
-from storex.models.data import InteractionData
 
 GROUPS = 2
 USERS_PER_GROUP = 10

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from storex.config import load_settings
 from storex.errors import ConfigError
 from storex.models.base import Recommender
+from storex.models.data import InteractionData
 from storex.models.lightgcn import LightGCN, LightGCNModule, normalized_adjacency
 from storex.models.neural import GraphInputs
 from storex.models.registry import model_class
+from storex.pipeline import prepare
 from storex.train import RankingValidator
 from tests.train.test_trainer import grouped_data
 
@@ -150,3 +153,18 @@ def test_item_bias_is_one_more_embedding_column() -> None:
     folded = module.fold_in(items, [torch.tensor([0, 2])])
     assert folded.shape == (1, 5) and folded[0, 4] == 1.0
     assert torch.allclose(folded[0, :4].norm(), torch.tensor(1.0))
+
+
+@pytest.mark.realdata
+def test_real_movielens_beats_popularity(real_dataset, tmp_path: Path) -> None:
+    real_dataset("ml-100k")
+    prepare("ml-100k", tmp_path / "g", load_settings())
+    data = InteractionData.from_artifacts(tmp_path / "g")
+    train = {"loss": "softmax", "temperature": 0.2, "batch_size": 256, "epochs": 15}
+    model = LightGCN(embedding_dim=32, normalize_output=True, train={**train, "lr": 0.02})
+    model.fit(data)
+    popularity = data.item_popularity()
+    validator = RankingValidator(data, split="test", ks=(20,))
+    learned = validator(model.score)["recall@20"]
+    popular = validator(lambda users: popularity.expand(len(users), -1))["recall@20"]
+    assert learned > 1.5 * popular

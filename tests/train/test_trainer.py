@@ -83,9 +83,15 @@ def fitted_module(model: EmbeddingRecommender, data: InteractionData) -> Embeddi
         {"loss": "softmax", "temperature": 0.5},
         {"loss": "softmax", "negatives": 4, "extra": {"softmax": "sampled"}},
         {"loss": "bpr", "negative_sampling": "popularity"},
+        {
+            "loss": "softmax",
+            "negatives": 4,
+            "negative_sampling": "popularity",
+            "extra": {"softmax": "sampled"},
+        },
         {"loss": "softmax", "extra": {"cl_weight": 0.1, "cl_noise": 0.1}},
     ],
-    ids=["bpr", "bce", "softmax", "sampled-softmax", "bpr-popularity", "simgcl"],
+    ids=["bpr", "bce", "softmax", "sampled-softmax", "bpr-popularity", "logq-softmax", "simgcl"],
 )
 def test_every_loss_learns_the_groups(data: InteractionData, train: dict[str, Any]) -> None:
     model = lightgcn(epochs=10, eval_every=5, **train).fit(data)

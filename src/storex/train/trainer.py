@@ -32,7 +32,8 @@ item_emb)`` for the nodes of the batch; validation and the final embeddings stil
 full-graph ``forward``.
 
 Optional module hooks: ``ego_embeddings() -> (user, item)`` for the L2 penalty (the output
-embeddings are penalised otherwise) and ``reset_parameters()``.
+embeddings are penalised otherwise) and ``reset_parameters()``, which a fresh (not resumed) fit
+calls after seeding so that two fits with one seed give the same model.
 """
 
 from __future__ import annotations
