@@ -273,6 +273,8 @@ class SampledModule(EmbeddingModule):
 
     def forward_sampled(self, batch: HeteroData) -> tuple[Tensor, Tensor]:
         self.seen_batches += 1
+        if batch[USER].x.shape != (batch[USER].n_id.numel(), 3):
+            raise AssertionError("user features are not sliced with the batch")
         users, items = self.user(batch[USER].n_id), self.item(batch[ITEM].n_id)
         return (
             self._hop(users, items, batch[REV_RATES].edge_index, users.shape[0]),
@@ -295,7 +297,9 @@ class SampledModel(EmbeddingRecommender):
         return SampledModule(spec)
 
 
-def test_sampled_mode_trains_on_neighbour_batches(data: InteractionData) -> None:
+def test_sampled_mode_trains_on_neighbour_batches() -> None:
+    data = grouped_data()
+    data.user_x = torch.randn(data.num_users, 3)
     train = {"mode": "sampled", "num_neighbors": (3, 2), "epochs": 10, "batch_size": 100}
     train["extra"] = ONE_THREAD
     model = SampledModel({**train, "lr": 0.1, "embedding_reg": 0.0, "eval_every": 5}).fit(data)

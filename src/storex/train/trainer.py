@@ -523,14 +523,19 @@ def replace_negatives(cfg: TrainConfig, negatives: int) -> TrainConfig:
 
 
 def bipartite_hetero(data: InteractionData) -> HeteroData:
-    """Users and items with both edge directions, as the neighbour sampler expects."""
+    """Users and items (features ``x``, global ``n_id``) with both edge directions and their
+    ``rating``, laid out like :func:`storex.graph.assemble_hetero` for the neighbour sampler."""
     hetero = HeteroData()
     hetero[USER].num_nodes = data.num_users
     hetero[ITEM].num_nodes = data.num_items
+    hetero[USER].x, hetero[ITEM].x = data.user_x, data.item_x
     hetero[USER].n_id = torch.arange(data.num_users)
     hetero[ITEM].n_id = torch.arange(data.num_items)
-    hetero[RATES].edge_index = data.train
-    hetero[REV_RATES].edge_index = data.train.flip(0)
+    rating = data.train_rating
+    if rating.numel() != data.train.shape[1]:
+        rating = torch.full((data.train.shape[1],), float("nan"))
+    hetero[RATES].edge_index, hetero[RATES].rating = data.train, rating
+    hetero[REV_RATES].edge_index, hetero[REV_RATES].rating = data.train.flip(0), rating
     return hetero
 
 
