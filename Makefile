@@ -1,22 +1,29 @@
 # Every target does its own set-up: a fresh clone needs nothing but python3 and make.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,serve
+EXTRAS ?= dev,serve,web,django
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
+# The browser tests drive Debian's chromium (no browser download); install it when missing.
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+
 demo: setup
 	$(VENV)/bin/storex demo
 
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest -q
 
 lint: setup
