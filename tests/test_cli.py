@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 STOREX = [sys.executable, "-c", "from storex.cli import main; main()"]
@@ -63,10 +66,17 @@ def test_list_reports_missing_sets(tmp_path):
     assert {"ml-100k", "synthetic"} <= names
 
 
-def test_train_then_recommend_and_evaluate(tmp_path):
-    trained = run("train", "synthetic", "--model", "ease", cwd=tmp_path, data_dir=tmp_path)
-    assert trained.returncode == 0, trained.stderr
-    summary = json.loads(trained.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A folder where `storex train synthetic --model ease` ran, and its summary."""
+    folder = tmp_path_factory.mktemp("trained")
+    done = run("train", "synthetic", "--model", "ease", cwd=folder, data_dir=folder)
+    assert done.returncode == 0, done.stderr
+    return folder, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_train_then_recommend_and_evaluate(trained):
+    tmp_path, summary = trained
     bundle = Path(tmp_path / summary["bundles"]["ease"])
     assert (bundle / "bundle.json").is_file() and (bundle / "report" / "report.md").is_file()
     models = {row["model"] for row in summary["results"]}
@@ -88,3 +98,48 @@ def test_train_then_recommend_and_evaluate(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert result["metrics"]["ndcg@10"] == pytest.approx(ease["ndcg@10"], abs=1e-4)
+
+
+def test_serve_with_no_option_after_training(trained):
+    """The newest bundle under ./models and ./storex.db, filled from the bundle's data set."""
+    folder, _ = trained
+    assert not (folder / "storex.db").exists()
+    port = free_port()
+    env = {**os.environ, "STOREX_DATA_DIR": str(folder)}
+    with (folder / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [*STOREX, "serve", "--port", str(port)], cwd=folder, env=env, stderr=log
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = wait_for(f"{base}/api/health", server, folder / "serve.log")
+        assert health["status"] == "ok" and health["model_loaded"]
+        assert httpx.get(f"{base}/api/items", params={"limit": 1}).json()["total"] > 0
+        stats = httpx.get(f"{base}/api/ratings/stats").json()
+        assert stats["count"] > 0  # the history came along
+        users = json.loads(next(folder.glob("models/ease/*/user2idx.json")).read_text())
+        answer = httpx.get(f"{base}/api/recommendations/{next(iter(users))}").json()
+        assert answer["strategy"] in ("personalized", "fold_in") and answer["items"]
+        assert answer["items"][0]["title"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert (folder / "storex.db").is_file()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, server: subprocess.Popen, log: Path) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the server exited: {log.read_text()[-2000:]}")
+        try:
+            return httpx.get(url, timeout=2).json()
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"no answer from {url} in 120 s")

@@ -53,3 +53,54 @@ def test_invalid_values_name_the_field(monkeypatch, tmp_path):
         load_settings(split={"ratios": (0.5, 0.1, 0.1)})
     with pytest.raises(ConfigError, match="log_level"):
         load_settings(log_level="LOUD")
+
+
+def test_service_settings_nest_under_serve(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STOREX_SERVE__PORT", "9001")
+    monkeypatch.setenv("STOREX_SERVE__CORS_ORIGINS", '["https://shop.example"]')
+    monkeypatch.setenv("STOREX_SERVE__API_KEY", "s3cret")
+    monkeypatch.setenv("STOREX_MODELS_DIR", str(tmp_path / "bundles"))
+    Path("config.yaml").write_text("serve:\n  database_url: sqlite:///shop.db\n  port: 7000\n")
+    settings = load_settings()
+    assert settings.serve.port == 9001  # the environment wins over the file
+    assert settings.serve.database_url == "sqlite:///shop.db"
+    assert settings.serve.cors_origins == ("https://shop.example",)
+    assert settings.serve.api_key is not None
+    assert settings.serve.api_key.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.models_dir == tmp_path / "bundles"
+
+
+def test_service_defaults(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    serve = load_settings().serve
+    assert serve.database_url == "sqlite:///storex.db"
+    assert (serve.host, serve.port, serve.api_key, serve.seed_database) == (
+        "127.0.0.1",
+        8000,
+        None,
+        True,
+    )
+
+
+def test_flat_service_variables_are_refused_not_ignored(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STOREX_SERVE_API_KEY", "s3cret")
+    monkeypatch.setenv("STOREX_SERVE_MODELS_DIR", "bundles")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert "STOREX_SERVE_API_KEY (use STOREX_SERVE__API_KEY)" in message
+    assert "STOREX_SERVE_MODELS_DIR (use STOREX_MODELS_DIR)" in message
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("serve", "field"),
+    [({"api_key": "  "}, "serve.api_key"), ({"port": 70000}, "serve.port")],
+)
+def test_bad_service_settings_name_the_field(monkeypatch, tmp_path, serve, field):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=field):
+        load_settings(serve=serve)

@@ -146,9 +146,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the prepared data.")] = Path(
         "artifacts/demo"
     ),
-    models_root: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path(
-        "models"
-    ),
+    models_root: Annotated[
+        Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
+    ] = None,
 ) -> None:
     """The main job on the embedded synthetic store: no network, no data folder needed.
 
@@ -157,8 +157,9 @@ def demo(
     """
     settings = _settings()
     prepared = _run_prepare("synthetic", out, settings)
-    summary = _train(out, "synthetic", list(DEMO_MODELS), models_root, config=None)
-    _emit({"demo": str(out), "data": prepared, **summary})
+    models = models_root or settings.models_dir
+    summary = _train(out, "synthetic", list(DEMO_MODELS), models, config=None)
+    _emit({"demo": str(out), "data": prepared, **summary, "next": "storex serve"})
 
 
 @app.command()
@@ -172,12 +173,15 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="YAML with tuned settings (default configs/<dataset>.yaml).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path("models"),
+    out: Annotated[
+        Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
+    ] = None,
 ) -> None:
     """Train models with their tuned settings, evaluate on test beside the baselines, bundle."""
     settings = _settings()
     artifacts, dataset = _artifacts_for(source, settings)
-    _emit(_train(artifacts, dataset, model or ["graphsage"], out, config=config))
+    models = out or settings.models_dir
+    _emit(_train(artifacts, dataset, model or ["graphsage"], models, config=config))
 
 
 @app.command("evaluate")
@@ -186,9 +190,9 @@ def evaluate_bundle(
     data: Annotated[
         Path | None, typer.Option(help="Prepared artifacts to evaluate on (default: training's).")
     ] = None,
-    models_root: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path(
-        "models"
-    ),
+    models_root: Annotated[
+        Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
+    ] = None,
 ) -> None:
     """Evaluate a bundle on the test split under both protocols, beside the baselines."""
     from storex.bundle import ModelBundle
@@ -196,8 +200,8 @@ def evaluate_bundle(
     from storex.experiment import PROTOCOLS, run_models
     from storex.models.data import InteractionData
 
-    _settings()
-    folder = bundle or _newest_bundle(models_root)
+    settings = _settings()
+    folder = bundle or _newest_bundle(models_root or settings.models_dir)
     loaded = ModelBundle.load(folder)
     artifacts = data or Path(str(loaded.info.get("artifacts", "")))
     held_out = InteractionData.from_artifacts(artifacts)
@@ -218,9 +222,9 @@ def recommend(
     k: Annotated[int, typer.Option(help="How many items.")] = 10,
     bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: newest).")] = None,
     include_seen: Annotated[bool, typer.Option(help="Also recommend items already seen.")] = False,
-    models_root: Annotated[Path, typer.Option(help="Root folder of model bundles.")] = Path(
-        "models"
-    ),
+    models_root: Annotated[
+        Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
+    ] = None,
 ) -> None:
     """Top-K items for a known user from a trained bundle."""
     import torch
@@ -228,8 +232,8 @@ def recommend(
     from storex.bundle import ModelBundle
     from storex.errors import DataError
 
-    _settings()
-    loaded = ModelBundle.load(bundle or _newest_bundle(models_root))
+    settings = _settings()
+    loaded = ModelBundle.load(bundle or _newest_bundle(models_root or settings.models_dir))
     index = loaded.user_map.get(user)
     if index is None:
         raise DataError(f"unknown user {user!r}: not in the bundle's training data")
@@ -250,16 +254,24 @@ def recommend(
 def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")] = None,
-    models_dir: Annotated[Path | None, typer.Option(help="Root folder of model bundles.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy database URL (default sqlite:///storex.db).")
+    ] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
+    ] = None,
 ) -> None:
-    """Start the recommendation service (REST API) on the database and newest bundle."""
-    from storex.serve.api import ServeSettings
+    """Start the recommendation service (REST API, docs at /docs) on the newest bundle.
+
+    With no option it serves right after `storex demo`: the newest bundle under models_dir,
+    and the SQLite file storex.db, filled from the bundle's data set when it has no items.
+    Every option is also a setting (STOREX_SERVE__PORT, STOREX_MODELS_DIR, ...).
+    """
     from storex.serve.server import run
 
-    _settings()
-    overrides = {"port": port, "host": host, "database_url": database_url, "models_dir": models_dir}
-    run(ServeSettings(**{k: v for k, v in overrides.items() if v is not None}))
+    serve_overrides = {"port": port, "host": host, "database_url": database_url}
+    chosen = {k: v for k, v in serve_overrides.items() if v is not None}
+    run(_settings(models_dir=models_dir, serve=chosen or None))
 
 
 @db_app.command("init")
@@ -271,11 +283,10 @@ def db_init(
     url: Annotated[str | None, typer.Option(help="Database URL (default: the service's).")] = None,
 ) -> None:
     """Create or migrate the database, optionally loading a catalog (and its ratings)."""
-    from storex.serve.api import ServeSettings
     from storex.serve.db import init_database
 
     settings = _settings()
-    database = url or ServeSettings().database_url
+    database = url or settings.serve.database_url
     with err_console.status(f"initialising {database}"):
         counts = init_database(
             database, source=source, data_dir=settings.data_dir, with_history=with_history

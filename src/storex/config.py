@@ -1,8 +1,15 @@
-"""Settings: one object, read in one place.
+"""Settings: one object, read in one place, for the data pipeline, training and the service.
 
 Values come, highest priority first, from explicit arguments, ``STOREX_*`` environment
 variables (nested with ``__``, e.g. ``STOREX_SPLIT__STRATEGY=temporal``), a YAML file
 (``STOREX_CONFIG`` or ``./config.yaml`` when present) and the defaults below.
+
+The service's settings are the ``serve`` section: ``STOREX_SERVE__DATABASE_URL``,
+``STOREX_SERVE__API_KEY``, ``STOREX_SERVE__CORS_ORIGINS`` (a JSON list),
+``STOREX_SERVE__HOST``, ``STOREX_SERVE__PORT``, ``STOREX_SERVE__MODEL_NAME``,
+``STOREX_SERVE__REDIS_URL``, ``STOREX_SERVE__CACHE_ENTRIES``,
+``STOREX_SERVE__CACHE_TTL_SECONDS``, ``STOREX_SERVE__SEED_DATABASE``; bundles are read from
+``STOREX_MODELS_DIR`` and the log level is ``STOREX_LOG_LEVEL`` for every part.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +30,8 @@ from pydantic_settings import (
 
 from storex.errors import ConfigError
 
+DEFAULT_DATABASE_URL = "sqlite:///storex.db"
+_SERVE_ENV = "STOREX_SERVE_"
 SplitStrategy = Literal["random", "temporal", "leave-last-out", "cold-users", "cold-items"]
 
 
@@ -38,9 +47,11 @@ class _Section(BaseModel):
 
 
 class CleaningSettings(_Section):
-    k_core: int = Field(0, ge=0, description="Iterative k-core on users and items; 0 keeps all.")
+    k_core: int = Field(
+        default=0, ge=0, description="Iterative k-core on users and items; 0 keeps all."
+    )
     implicit_threshold: float | None = Field(
-        None, description="Ratings at or above this are positives; None: every row is one."
+        default=None, description="Ratings at or above this are positives; None: every row is one."
     )
     rating_range: tuple[float, float] = (0.0, 5.0)
 
@@ -48,7 +59,7 @@ class CleaningSettings(_Section):
 class SplitSettings(_Section):
     strategy: SplitStrategy = "random"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    gap_days: float = Field(2.0, ge=0, description="Blackout between temporal parts.")
+    gap_days: float = Field(default=2.0, ge=0, description="Blackout between temporal parts.")
     seed: int = 42
 
     @model_validator(mode="after")
@@ -59,19 +70,57 @@ class SplitSettings(_Section):
 
 
 class FeatureSettings(_Section):
-    text_dim: int = Field(32, ge=0, description="SVD components of the title TF-IDF; 0 = off.")
-    top_brands: int = Field(50, ge=0)
+    text_dim: int = Field(
+        default=32, ge=0, description="SVD components of the title TF-IDF; 0 = off."
+    )
+    top_brands: int = Field(default=50, ge=0)
     sentence_model: str | None = Field(
-        None, description="A sentence-embedding model installed as a package (loaded offline)."
+        default=None,
+        description="A sentence-embedding model installed as a package (loaded offline).",
     )
 
 
 class GraphSettings(_Section):
-    negatives_per_positive: int = Field(4, ge=1)
+    negatives_per_positive: int = Field(default=4, ge=1)
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
-    cooccurrence_top_n: int = Field(20, ge=1)
-    cooccurrence_window: int = Field(3, ge=1)
-    session_gap_minutes: float = Field(30.0, gt=0)
+    cooccurrence_top_n: int = Field(default=20, ge=1)
+    cooccurrence_window: int = Field(default=3, ge=1)
+    session_gap_minutes: float = Field(default=30.0, gt=0)
+
+
+class ServeSettings(_Section):
+    """The HTTP service: its database, how it listens, its cache and who may write."""
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, description="SQLite file (default) or postgresql:// URL."
+    )
+    seed_database: bool = Field(
+        default=True,
+        description="Fill a database without items from the served bundle's data set "
+        "(catalog and history) when `storex serve` starts.",
+    )
+    model_name: str | None = Field(
+        default=None, description="Model name in the registry; None: the only (or newest) one."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, every write needs it in X-API-Key; model admin always does.",
+    )
+    cors_origins: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    redis_url: str | None = Field(
+        default=None, description="Cache answers in Redis instead of memory."
+    )
+    cache_entries: int = Field(default=10_000, ge=1)
+    cache_ttl_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("api_key is blank; unset it to leave writes open")
+        return value
 
 
 class Settings(BaseSettings):
@@ -84,12 +133,30 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     cache_dir: Path = Path.home() / ".cache" / "storex"
     artifacts_dir: Path = Path("artifacts")
+    models_dir: Path = Field(
+        default=Path("models"), description="Root of the model bundle registry."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     seed: int = 42
     cleaning: CleaningSettings = CleaningSettings()
     split: SplitSettings = SplitSettings()
     features: FeatureSettings = FeatureSettings()
     graph: GraphSettings = GraphSettings()
+    serve: ServeSettings = ServeSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_flat_serve_variables(cls, values: Any) -> Any:
+        """A flat ``STOREX_SERVE_PORT`` would be ignored silently (an API key too): refuse it."""
+        flat = sorted(
+            name
+            for name in os.environ
+            if name.upper().startswith(_SERVE_ENV) and not name.upper().startswith(_SERVE_ENV + "_")
+        )
+        if flat:
+            names = ", ".join(f"{name} (use {_setting_variable(name)})" for name in flat)
+            raise ValueError(f"not settings: {names}; the service's settings nest with '__'")
+        return values
 
     @classmethod
     def settings_customise_sources(
@@ -105,6 +172,14 @@ class Settings(BaseSettings):
         if yaml_file is not None:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
+
+
+def _setting_variable(flat: str) -> str:
+    """The variable meant by a flat ``STOREX_SERVE_<FIELD>``."""
+    field = flat[len(_SERVE_ENV) :].lower()
+    if field in ("models_dir", "log_level"):  # shared by every part, not the service's own
+        return f"STOREX_{field.upper()}"
+    return f"{_SERVE_ENV}_{field.upper()}"
 
 
 def config_file() -> Path | None:
@@ -146,6 +221,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'environment'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc

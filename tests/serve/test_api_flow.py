@@ -173,6 +173,14 @@ def test_items(api: httpx.Client) -> None:
         ("post", "/api/users", {"external_id": "u1"}, 409,
          "a user with external_id 'u1' already exists"),
         ("get", "/api/nothing", None, 404, "no route GET /api/nothing"),
+        ("get", "/api/ratings/3000000000", None, 422,
+         "path.rating_id: Input should be less than or equal to 2147483647"),
+        ("get", "/api/items?offset=99999999999999999999", None, 422,
+         "query.offset: Input should be less than or equal to 9223372036854775807"),
+        ("post", "/api/users", {"occupation": "chef\u0000"}, 422,
+         "occupation: String should match pattern"),
+        ("post", "/api/predict", {"user_id": "u1", "item_ids": ["i1", "\u0000"]}, 422,
+         "item_ids.1: String should match pattern"),
     ],
 )  # fmt: skip
 def test_errors_are_json_with_the_right_status(

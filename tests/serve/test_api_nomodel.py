@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from storex.serve.api import ServeSettings
+from storex.config import load_settings
 from tests.serve.test_api_support import KEY, VERSIONS, publish, seed_shop, serving, settings
 
 
@@ -49,8 +49,9 @@ def test_popularity_from_the_database_then_a_model_on_reload(db_url: str, tmp_pa
 
 def test_without_a_key_writes_are_open_and_model_admin_is_off(db_url: str, tmp_path: Path) -> None:
     seed_shop(db_url)
-    config = ServeSettings(
-        database_url=db_url, models_dir=tmp_path / "models", cors_origins=["https://shop.example"]
+    config = load_settings(
+        models_dir=tmp_path / "models",
+        serve={"database_url": db_url, "cors_origins": ["https://shop.example"]},
     )
     with serving(config) as api:
         open_write = httpx.post(
@@ -60,7 +61,7 @@ def test_without_a_key_writes_are_open_and_model_admin_is_off(db_url: str, tmp_p
         refused = api.post("/api/model/reload", headers={"X-API-Key": KEY})
         assert refused.status_code == 403
         assert refused.json() == {
-            "detail": "model administration is off: set STOREX_SERVE_API_KEY to allow it"
+            "detail": "model administration is off: set STOREX_SERVE__API_KEY to allow it"
         }
         cors = api.options(
             "/api/ratings",

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from storex.serve.db import Rating, make_engine, make_session_factory
+from storex.serve.db import Rating, make_engine, make_session_factory, upgrade_database
 from tests.serve.test_api_support import (
     KEY,
     VERSIONS,
@@ -111,3 +111,31 @@ def test_a_killed_server_keeps_every_acknowledged_rating(db_url: str, tmp_path: 
             assert rated and not rated & {i["id"] for i in offered}
     finally:
         server.kill()
+
+
+def test_reads_answer_while_a_writer_holds_the_lock(sqlite_url: str, tmp_path: Path) -> None:
+    """SQLite: a transaction holding the write lock delays no read (WAL readers)."""
+    upgrade_database(sqlite_url)
+    seed_shop(sqlite_url)
+    publish(tmp_path / "models", VERSIONS[0])
+    writer = make_engine(sqlite_url)
+    reads = (
+        "/api/users/u1",
+        "/api/users/u1/ratings",
+        "/api/items",
+        "/api/items/i1",
+        "/api/items/search?q=item",
+        "/api/ratings/stats",
+        "/api/recommendations/u2",
+        "/api/health",
+    )
+    try:
+        with serving(settings(sqlite_url, tmp_path / "models")) as api:
+            with writer.begin() as connection:  # BEGIN IMMEDIATE: the write lock is taken
+                connection.execute(text("INSERT INTO items (external_id) VALUES ('pending')"))
+                for path in reads:
+                    assert api.get(path, timeout=5).status_code == 200, path
+                assert api.get("/api/items/pending", timeout=5).status_code == 404
+            assert api.get("/api/items/pending").status_code == 200  # committed now
+    finally:
+        writer.dispose()

@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from storex.config import Settings, load_settings
 from storex.models.base import Recommender
-from storex.serve.api import ServeSettings, create_app
+from storex.serve.api import create_app
 from storex.serve.db import Item, create_user, make_engine, make_session_factory
 from storex.serve.engine import ModelRegistry
 from storex.serve.server import KEEP_ALIVE_SECONDS
@@ -62,8 +63,9 @@ def publish(root: Path, version: str, model: Recommender | None = None) -> str:
     return ModelRegistry(root, "shop").publish(staging)
 
 
-def settings(url: str, models: Path, **extra: object) -> ServeSettings:
-    return ServeSettings(database_url=url, models_dir=models, api_key=KEY, **extra)  # type: ignore[arg-type]
+def settings(url: str, models: Path, **serve: object) -> Settings:
+    """Settings of a service on ``url`` and ``models`` with the write key (``serve`` adds)."""
+    return load_settings(models_dir=models, serve={"database_url": url, "api_key": KEY, **serve})
 
 
 def free_port() -> int:
@@ -73,7 +75,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(config: ServeSettings) -> Iterator[httpx.Client]:
+def serving(config: Settings) -> Iterator[httpx.Client]:
     """The app on a real uvicorn server in a thread; yields a client with the write key."""
     server = uvicorn.Server(
         uvicorn.Config(
@@ -110,11 +112,11 @@ class ServerProcess:
         self.port = free_port()
         self.env = {
             **os.environ,
-            "STOREX_SERVE_DATABASE_URL": url,
-            "STOREX_SERVE_MODELS_DIR": str(models),
-            "STOREX_SERVE_API_KEY": KEY,
-            "STOREX_SERVE_PORT": str(self.port),
-            "STOREX_SERVE_LOG_LEVEL": "WARNING",
+            "STOREX_SERVE__DATABASE_URL": url,
+            "STOREX_MODELS_DIR": str(models),
+            "STOREX_SERVE__API_KEY": KEY,
+            "STOREX_SERVE__PORT": str(self.port),
+            "STOREX_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT / "src"),
         }
         self.log = log

@@ -146,9 +146,9 @@ def test_list_user_ratings_pages_newest_first(session: Session, shop: Shop) -> N
     session.commit()
     page = list_user_ratings(session, alice, limit=3)
     assert page is not None and page.total == 4
-    assert [r.rating for r in page.rows] == [4.0, 3.0, 2.0]
+    assert [(r.rating, item) for r, item in page.rows] == [(4.0, "i4"), (3.0, "i3"), (2.0, "i2")]
     rest = list_user_ratings(session, alice, limit=3, offset=3)
-    assert rest is not None and [r.rating for r in rest.rows] == [1.0]
+    assert rest is not None and [(r.rating, item) for r, item in rest.rows] == [(1.0, "i1")]
     assert list_user_ratings(session, 999_999) is None
     with pytest.raises(DataError, match="limit must be between 1 and 1000, got 0"):
         list_user_ratings(session, alice, limit=0)
@@ -214,8 +214,10 @@ def test_list_items_filters_and_pages(session: Session, shop: Shop) -> None:
     assert (page.total, _titles(page.rows)) == (4, ["Heat (1995)", "Les Misérables"])
     with pytest.raises(DataError, match="min_price must be a finite number >= 0, got -1"):
         list_items(session, min_price=-1)
-    with pytest.raises(DataError, match="offset must be >= 0, got -2"):
+    with pytest.raises(DataError, match="offset must be between 0 and 9223372036854775807, got -2"):
         list_items(session, offset=-2)
+    with pytest.raises(DataError, match=r"offset must be between 0 and \d+, got 92233\d+"):
+        list_items(session, offset=2**63)  # more than the databases can take
 
 
 def test_search_items_over_titles_and_categories(session: Session, shop: Shop) -> None:

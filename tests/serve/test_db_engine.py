@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from storex.errors import ConfigError
-from storex.serve.db import make_engine, upgrade_database
+from storex.serve.db import is_in_memory, make_engine, upgrade_database
 from storex.serve.db.engine import SQLITE_BUSY_TIMEOUT_MS, normalize_url
 
 
@@ -109,3 +110,49 @@ def test_postgresql_engine_pool_suits_a_threaded_server() -> None:
 def test_unusable_urls_raise_config_error(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         make_engine(url)
+
+
+def test_a_reader_refuses_writes(db_url: str) -> None:
+    reader = make_engine(db_url, read_only=True)
+    try:
+        with pytest.raises(DBAPIError) as refused, reader.begin() as connection:
+            connection.execute(text("INSERT INTO items (external_id) VALUES ('x')"))
+        assert "readonly" in str(refused.value).lower().replace("-", "").replace(" ", "")
+    finally:
+        reader.dispose()
+
+
+def test_sqlite_readers_do_not_wait_for_an_open_write(sqlite_url: str) -> None:
+    """A write transaction holds the lock; a reader still reads the last commit at once."""
+    upgrade_database(sqlite_url)
+    writer, reader = make_engine(sqlite_url), make_engine(sqlite_url, read_only=True)
+    try:
+        with writer.begin() as connection:
+            connection.execute(text("INSERT INTO items (external_id) VALUES ('committed')"))
+        with writer.begin() as writing:
+            writing.execute(text("INSERT INTO items (external_id) VALUES ('pending')"))
+            seen: list[list[str]] = []
+
+            def read() -> None:
+                with reader.connect() as connection:
+                    query = text("SELECT external_id FROM items ORDER BY id")
+                    seen.append(list(connection.execute(query).scalars()))
+
+            started = time.monotonic()
+            worker = threading.Thread(target=read)
+            worker.start()
+            worker.join(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            assert seen == [["committed"]]
+            assert time.monotonic() - started < 5  # far below the busy timeout
+        with reader.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 2
+    finally:
+        writer.dispose()
+        reader.dispose()
+
+
+def test_in_memory_sqlite_has_no_separate_reader() -> None:
+    assert is_in_memory("sqlite://") and is_in_memory("sqlite:///:memory:")
+    assert not is_in_memory("sqlite:///shop.db")
+    with pytest.raises(ConfigError, match="in-memory SQLite database has no separate readers"):
+        make_engine("sqlite://", read_only=True)

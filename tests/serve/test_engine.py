@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storex.bundle import ModelBundle, describe
 from storex.errors import DataError
@@ -25,6 +27,7 @@ from storex.serve.engine import (
     UnknownIdError,
     is_positive,
 )
+from storex.serve.engine.engine import best_first
 from tests.models.contract_models import checkerboard
 
 BOOKS = {f"i{i}" for i in range(8)}
@@ -369,3 +372,32 @@ def test_the_models_item_item_views() -> None:
     embedded = Embedded().fit(checkerboard())
     cosine = embedded.item_weights(torch.tensor([0]), torch.tensor([1, 2, 3]))
     assert cosine[0].tolist() == pytest.approx([1.0, 0.0, 2**-0.5])
+
+
+@given(
+    scores=st.lists(
+        st.sampled_from([-2.0, -0.5, 0.0, 0.5, 1.0, 3.0, -math.inf, math.inf, math.nan]),
+        max_size=40,
+    ),
+    n=st.integers(0, 45),
+)
+def test_best_first_is_a_stable_sort_of_the_finite_scores(scores: list[float], n: int) -> None:
+    row = np.array(scores, dtype=np.float32)
+    finite = [i for i, x in enumerate(scores) if math.isfinite(x)]
+    expected = sorted(finite, key=lambda i: (-scores[i], i))[:n]
+    assert best_first(row, n).tolist() == expected
+
+
+def test_warm_computes_ahead_the_rows_answers_would_compute() -> None:
+    lazy, warmed = RecommendationEngine(make_bundle()), RecommendationEngine(make_bundle())
+    for engine in (lazy, warmed):
+        engine.add_rating("u0", "i9", 5.0, refresh=False)
+        engine.add_rating("newbie", "i9", 5.0, refresh=False)
+        engine.add_rating("newbie", "i10", 4.0, refresh=False)
+    assert warmed.warm(batch=1) == {"folded_in": 2, "trained": 20}
+    assert warmed.warm() == {"folded_in": 0, "trained": 0}  # nothing left to compute
+    for user in ("u0", "newbie", "u5"):
+        expected, answer = lazy.recommend(user, 16), warmed.recommend(user, 16)
+        assert answer.item_ids == expected.item_ids and answer.strategy == expected.strategy
+        assert [i.score for i in answer.items] == pytest.approx([i.score for i in expected.items])
+    assert warmed.recommend("newbie").strategy == "fold_in"

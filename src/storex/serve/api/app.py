@@ -10,17 +10,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 import storex
+from storex.config import Settings, load_settings
 from storex.serve.api.errors import install_error_handlers
 from storex.serve.api.middleware import AccessLogMiddleware
 from storex.serve.api.routes import items, ratings, recommendations, system, users
+from storex.serve.api.schemas import ERROR_RESPONSES
 from storex.serve.api.service import Service
-from storex.serve.api.settings import ServeSettings
 
 
-def create_app(settings: ServeSettings | None = None) -> FastAPI:
-    """A ready application; the database and model are opened when it starts."""
-    settings = settings or ServeSettings()
-    service = Service(settings)
+def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> FastAPI:
+    """A ready application; the database and model are opened when it starts.
+
+    ``settings`` defaults to the process settings (:func:`storex.config.load_settings`);
+    the service reads their ``serve`` section, ``models_dir`` and ``data_dir``.
+    ``freeze_heap`` is for a process that serves this app alone (see
+    :meth:`Service._settle_heap`).
+    """
+    settings = settings or load_settings()
+    service = Service(settings, freeze_heap=freeze_heap)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,13 +43,14 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    for module in (users, ratings, recommendations, items, system):
-        app.include_router(module.router)
+    # the busiest routes first: a request is matched against the routes in this order
+    for module in (recommendations, ratings, users, items, system):
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     install_error_handlers(app)
-    if settings.cors_origins:
+    if settings.serve.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=list(settings.serve.cors_origins),
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID"],

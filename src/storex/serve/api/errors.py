@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError as DatabaseDataError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
@@ -75,9 +76,12 @@ def status_of(exc: BaseException) -> int:
 
 
 async def storex_error(request: Request, exc: Exception) -> JSONResponse:
-    """The one handler of StoreX errors (and of a database that cannot be reached)."""
+    """The one handler of StoreX errors, of a database that cannot be reached and of a
+    value the database refuses (a text with NUL, a number out of its range)."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         exc = DatabaseUnavailableError(f"the database is unavailable: {_first_line(exc)}")
+    elif isinstance(exc, DatabaseDataError):
+        exc = DataError(f"the database cannot take a value of this request: {_first_line(exc)}")
     status = status_of(exc)
     if status >= 500:
         log.log(
@@ -127,6 +131,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StorexError, storex_error)
     app.add_exception_handler(OperationalError, storex_error)
     app.add_exception_handler(InterfaceError, storex_error)
+    app.add_exception_handler(DatabaseDataError, storex_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -3,6 +3,8 @@ process, as in tests)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate
 
@@ -56,15 +58,25 @@ class Metrics:
             "storex_model_loaded", "1 when a model is in service.", registry=self.registry
         )
 
+        self._children: dict[tuple[Any, ...], Any] = {}
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.latency.labels(method, route).observe(seconds)
-        self.requests.labels(method, route, str(status)).inc()
+        self._child(self.latency, method, route).observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
         if status >= 400:
-            self.errors.labels(str(status)).inc()
+            self._child(self.errors, str(status)).inc()
 
     def observe_answer(self, strategy: str, cached: bool) -> None:
-        self.answers.labels(strategy).inc()
-        self.cache.labels("hit" if cached else "miss").inc()
+        self._child(self.answers, strategy).inc()
+        self._child(self.cache, "hit" if cached else "miss").inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set (a hot path)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return _generate(self.registry)

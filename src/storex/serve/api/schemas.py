@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -11,6 +11,8 @@ from storex.serve.db import RatingStats
 from storex.serve.db.models import RATING_MAX, RATING_MIN, Item, Rating, User
 
 MAX_PAGE = 100
+MAX_N = 100
+NO_NUL = r"^[^\x00]*$"  # free text: no database stores NUL the same way (PostgreSQL refuses it)
 
 
 class _Body(BaseModel):
@@ -26,7 +28,7 @@ class UserCreate(_Body):
     )
     age: int | None = Field(None, ge=1, le=120)
     gender: str | None = Field(None, pattern=r"^(M|F|O)$", description="M, F or O.")
-    occupation: str | None = Field(None, min_length=1, max_length=64)
+    occupation: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
     zip: str | None = Field(None, pattern=r"^[A-Za-z0-9 -]{2,10}$")
 
     def demographics(self) -> dict[str, Any]:
@@ -57,8 +59,8 @@ class UserOut(BaseModel):
 
 
 class RatingCreate(_Body):
-    user_id: str = Field(min_length=1, max_length=128)
-    item_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    item_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
     rating: float = Field(ge=RATING_MIN, le=RATING_MAX, allow_inf_nan=False)
 
 
@@ -163,6 +165,20 @@ class SimilarItems(BaseModel):
 # ---- recommendations ---------------------------------------------------------------------
 
 
+class RecommendQuery(BaseModel):
+    """The query of ``GET /api/recommendations/{user_id}`` (unknown names are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int = Field(10, ge=1, le=MAX_N, description="How many items.")
+    exclude_rated: bool = Field(True, description="Leave out items the user interacted with.")
+    category: str | None = Field(None, min_length=1, max_length=100)
+    min_price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    max_price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    in_stock: bool | None = Field(None, description="true: only items in stock.")
+    explain: bool = Field(False, description="Say why each item was chosen.")
+
+
 class Reason(BaseModel):
     item_id: str
     title: str | None
@@ -197,8 +213,8 @@ class RefreshOut(BaseModel):
 
 
 class PredictIn(_Body):
-    user_id: str = Field(min_length=1, max_length=128)
-    item_ids: list[str] = Field(min_length=1, max_length=1000)
+    user_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    item_ids: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(min_length=1, max_length=1000)
 
     @field_validator("item_ids")
     @classmethod
@@ -258,3 +274,31 @@ class ModelChange(BaseModel):
     previous: str | None
     version: str
     swapped: bool
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """Every error answer: what went wrong, in one sentence naming the input at fault."""
+
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str | None
+    type: str | None
+
+
+class ValidationProblem(Problem):
+    """A 422: input the schema refuses (``detail`` joins the ``errors``) or that the service
+    cannot take (a value out of range, say; ``detail`` only)."""
+
+    errors: list[FieldProblem] = []
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationProblem, "description": "Input that cannot be taken"},
+    "default": {"model": Problem, "description": "Any other error (401, 403, 404, 409, 503)"},
+}

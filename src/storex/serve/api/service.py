@@ -1,16 +1,25 @@
 """The running service: database sessions, the engine in service and the model registry.
 
-On start the schema is migrated, the current bundle is loaded, the engine gets the catalog
+On start the schema is migrated, an empty database is filled from the served bundle's data
+set (``serve.seed_database``), the current bundle is loaded, the engine gets the catalog
 from the items table, and every stored change the bundle does not know (users registered
 and ratings given after training) is replayed into it, so live state survives restarts.
 Without a bundle the service still runs; recommendations then come from the database.
+
+Reads run in read-only sessions (on SQLite they take no lock); writes in read-write ones.
+Every user stored when the engine was primed, and every user found in the database and made
+known to the engine since, is *ready*: their recommendations need no database work at all
+(a user deleted from the database behind the service's back is answered until the next
+start). Items are described from the catalog the engine was given
+(:class:`~storex.serve.api.cards.ItemCards`), the same data its filters use.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -18,17 +27,24 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from storex.bundle import ModelBundle
+from storex.config import Settings
+from storex.serve.api.cards import Card, ItemCards
 from storex.serve.api.errors import ModelUnavailableError
+from storex.serve.api.lookup import find_user
 from storex.serve.api.metrics import Metrics
-from storex.serve.api.queries import catalog_frame, iter_ratings, users_with_profile
-from storex.serve.api.settings import ServeSettings
 from storex.serve.db import (
     Item,
     User,
+    catalog_frame,
     get_item_by_external,
+    is_in_memory,
+    items_by_external,
+    iter_ratings,
+    iter_user_ids,
     make_engine,
     make_session_factory,
     upgrade_database,
+    users_with_profile,
 )
 from storex.serve.engine import (
     EngineHolder,
@@ -39,6 +55,7 @@ from storex.serve.engine import (
     RedisCache,
     UnknownIdError,
 )
+from storex.serve.seed import seed_database
 
 log = logging.getLogger(__name__)
 PROFILE = ("age", "gender", "occupation", "zip")
@@ -47,33 +64,53 @@ PROFILE = ("age", "gender", "occupation", "zip")
 class Service:
     """What every request works with; one per application."""
 
-    def __init__(self, settings: ServeSettings) -> None:
+    def __init__(self, settings: Settings, *, freeze_heap: bool = False) -> None:
         self.settings = settings
-        self.db = make_engine(settings.database_url)
+        self.freeze_heap = freeze_heap
+        url = settings.serve.database_url
+        self.db = make_engine(url)
+        self.read_db = self.db if is_in_memory(url) else make_engine(url, read_only=True)
         self.sessions = make_session_factory(self.db)
-        self.registry = ModelRegistry(settings.models_dir, settings.model_name)
+        self.read_sessions = make_session_factory(self.read_db)
+        self.registry = ModelRegistry(settings.models_dir, settings.serve.model_name)
         self.metrics = Metrics()
+        self.cards = ItemCards()
         self.holder: EngineHolder | None = None
         self.replayed: dict[str, int] = {}
+        self.seeded: dict[str, Any] | None = None
         self._cache: RecommendationCache | None = None
         self._synced: set[str] = set()
+        self._ready: set[str] = set()
         self._sync_lock = threading.Lock()
         self._model_lock = threading.Lock()
 
     # ------------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Migrate the database and load the current model (if any)."""
-        upgrade_database(self.db)
-        with self._model_lock:
-            self._load_current()
+        """Migrate the database, fill it if empty, and load the current model (if any)."""
+        if self.freeze_heap:
+            gc.disable()  # loading makes objects by the million; collect once, at the end
+        try:
+            upgrade_database(self.db)
+            with self._model_lock:
+                target = self.current_version()
+                bundle = None if target is None else self._load_bundle(*target)
+                if bundle is not None and self.settings.serve.seed_database:
+                    self.seeded = seed_database(self.db, bundle, self.settings.data_dir)
+                self._serve(bundle)
+        finally:
+            if self.freeze_heap:
+                gc.enable()
+        self._settle_heap()
 
     def close(self) -> None:
         self.db.dispose()
+        self.read_db.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.sessions() as session:
+    def read_session(self) -> Iterator[Session]:
+        """A read-only session: it sees committed data and never waits for writers."""
+        with self.read_sessions() as session:
             yield session
 
     # ---------------------------------------------------------------------------- models
@@ -89,8 +126,8 @@ class Service:
 
     def model_name(self) -> str | None:
         """The registry name served: the configured one, the only one, or the newest."""
-        if self.settings.model_name:
-            return self.settings.model_name
+        if self.settings.serve.model_name:
+            return self.settings.serve.model_name
         names = self.registry.names()
         if not names:
             return None
@@ -115,10 +152,13 @@ class Service:
             if target is None:
                 raise ModelUnavailableError(f"no model published under {self.settings.models_dir}")
             if self.holder is None:
-                self._load_current()
+                self._serve(self._load_bundle(*target))
             elif target[1] != self.holder.version:
-                self.holder.swap(ModelBundle.load(self.registry.path(target[1], target[0])))
+                self.holder.swap(self._load_bundle(*target))
+                self._ready.clear()  # users the old bundle knew may be new to this one
             after = self.require_holder().version
+            if after != before:
+                self._settle_heap()
         return {"previous": before, "version": after, "swapped": before != after}
 
     def rollback(self) -> dict[str, Any]:
@@ -128,26 +168,42 @@ class Service:
         self.registry.rollback(name)
         return self.reload()
 
-    def _load_current(self) -> None:
-        target = self.current_version()
-        if target is None:
+    def _settle_heap(self) -> None:
+        """With ``freeze_heap``: collect once, then hide every surviving object from the
+        garbage collector (:func:`gc.freeze`).
+
+        The model, the catalog and the database machinery are hundreds of thousands of
+        objects that live as long as their version is served; every full collection would
+        walk them again, stopping all requests for hundreds of milliseconds. Unfreezing
+        first lets a retired version's objects be collected. For a process serving one app
+        (the server); tests leave it off.
+        """
+        if self.freeze_heap:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+
+    def _load_bundle(self, name: str, version: str) -> ModelBundle:
+        return ModelBundle.load(self.registry.path(version, name))
+
+    def _serve(self, bundle: ModelBundle | None) -> None:
+        if bundle is None:
             log.warning("no model under %s: serving popularity", self.settings.models_dir)
             return
-        bundle = ModelBundle.load(self.registry.path(target[1], target[0]))
         engine = RecommendationEngine(bundle, cache=self._make_cache())
-        self.replayed = self._prime(engine)
+        self.replayed = {**self._prime(engine), **engine.warm()}
         self.holder = EngineHolder(engine)
-        log.info("serving %s version %s (%s)", target[0], engine.version, self.replayed)
+        log.info("serving %s version %s (%s)", bundle.model.name, engine.version, self.replayed)
 
     def _make_cache(self) -> RecommendationCache:
         if self._cache is None:
-            settings = self.settings
-            if settings.redis_url:
+            serve = self.settings.serve
+            if serve.redis_url:
                 self._cache = RedisCache.from_url(
-                    settings.redis_url, ttl_seconds=settings.cache_ttl_seconds
+                    serve.redis_url, ttl_seconds=serve.cache_ttl_seconds
                 )
             else:
-                self._cache = LRUCache(settings.cache_entries, settings.cache_ttl_seconds)
+                self._cache = LRUCache(serve.cache_entries, serve.cache_ttl_seconds)
         return self._cache
 
     def _prime(self, engine: RecommendationEngine) -> dict[str, int]:
@@ -156,9 +212,10 @@ class Service:
         counts = {"items_added": 0, "users_registered": 0, "ratings_replayed": 0}
         train = bundle.data.train.numpy().astype(np.int64)
         known = set((train[0] * bundle.data.num_items + train[1]).tolist())
-        with self.session() as session:
+        with self.read_session() as session:
             catalog = catalog_frame(session)
             engine.set_catalog(catalog)
+            self.cards.fill(catalog)
             for row in catalog.to_dict("records"):
                 if row["item_id"] not in bundle.item_map:
                     engine.add_item(row["item_id"], _item_row(row))
@@ -178,47 +235,70 @@ class Service:
                 if u is None:
                     self._synced.add(r.user)
                 counts["ratings_replayed"] += 1
+            # Every stored user's profile and history is in the engine now: all are ready.
+            self._ready.update(iter_user_ids(session))
+        counts["users_ready"] = len(self._ready)
         return counts
 
     # ------------------------------------------------------------------------ live state
+
+    def is_ready(self, external_id: str) -> bool:
+        """Whether the user is stored and known to the engine (answers need no database)."""
+        return external_id in self._ready
+
+    def prepare_user(self, external_id: str) -> None:
+        """Find a user in the database (404 if absent) and make the engine know them."""
+        with self.read_session() as session:
+            self.ensure_user(session, find_user(session, external_id))
 
     def ensure_user(self, session: Session, user: User) -> None:
         """Make a stored user the bundle does not know known to the engine, with history."""
         holder = self.holder
         ext = user.external_id
-        if holder is None or ext in holder.engine.bundle.user_map or ext in self._synced:
+        if holder is None:
             return
-        with self._sync_lock:
-            if ext in self._synced:
-                return
-            demographics = profile(user)
-            if demographics:
-                holder.register_user(ext, demographics)
-            for r in iter_ratings(session, user.id):
-                self._add(session, r.user, r.item, r.rating, r.event, r.at.timestamp())
-            self._synced.add(ext)
+        if ext not in holder.engine.bundle.user_map and ext not in self._synced:
+            with self._sync_lock:
+                if ext not in self._synced:
+                    demographics = profile(user)
+                    if demographics:
+                        holder.register_user(ext, demographics)
+                    for r in iter_ratings(session, user.id):
+                        self._add(session, r.user, r.item, r.rating, r.event, r.at.timestamp())
+                    self._synced.add(ext)
+        self._ready.add(ext)
 
     def mark_synced(self, external_id: str) -> None:
         """Note that the engine knows a user registered through the API."""
         with self._sync_lock:
             self._synced.add(external_id)
+        self._ready.add(external_id)
 
-    def rating_added(
-        self, session: Session, user: User, item: Item, rating: float, event: str, at: float
-    ) -> None:
+    def rating_added(self, user: User, item: Item, rating: float, event: str, at: float) -> None:
         """Tell the engine about a stored rating (after commit)."""
         if self.holder is None:
             return
-        self.ensure_user(session, user)
-        self._add(session, user.external_id, item.external_id, rating, event, at)
+        with self.read_session() as session:
+            self.ensure_user(session, user)
+            self._add(session, user.external_id, item.external_id, rating, event, at)
 
-    def rating_deleted(self, session: Session, user: User, item: Item) -> None:
+    def rating_deleted(self, user: User, item: Item) -> None:
         holder = self.holder
         if holder is None:
             return
-        self.ensure_user(session, user)
+        with self.read_session() as session:
+            self.ensure_user(session, user)
         with suppress(UnknownIdError):  # an item the engine never had: nothing to forget
             holder.delete_rating(user.external_id, item.external_id)
+
+    def describe(self, item_ids: Sequence[str]) -> dict[str, Card]:
+        """Cards of ``item_ids``; items outside the engine's catalog are read from the database."""
+        missing = self.cards.missing(item_ids)
+        if missing:
+            with self.read_session() as session:
+                for item in items_by_external(session, missing).values():
+                    self.cards.put(item)
+        return self.cards.pick(item_ids)
 
     def _add(
         self, session: Session, user: str, item: str, rating: float, event: str, at: float
@@ -232,6 +312,7 @@ class Service:
             if row is None:
                 raise
             holder.add_item(item, _item_row(_item_record(row)))
+            self.cards.put(row)
             holder.add_rating(user, item, rating, event=event, at=at)
 
 

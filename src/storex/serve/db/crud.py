@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from storex.errors import DataError
 from storex.serve.db.errors import DuplicateError
-from storex.serve.db.models import RATING_MAX, RATING_MIN, Item, Rating, User
+from storex.serve.db.models import MAX_INTEGER, RATING_MAX, RATING_MIN, Item, Rating, User
 
 MAX_PAGE = 1000
+IN_CHUNK = 500  # ids per IN (...) list, well under every database's parameter limit
 T = TypeVar("T")
 
 
@@ -82,12 +83,18 @@ def get_user_by_external(session: Session, external_id: str) -> User | None:
 
 def list_user_ratings(
     session: Session, user_id: int, *, limit: int = 100, offset: int = 0
-) -> Page[Rating] | None:
-    """A user's ratings, newest first; None when the user does not exist."""
+) -> Page[tuple[Rating, str]] | None:
+    """A user's ratings with each item's external id, newest first; None for an unknown user."""
     if get_user(session, user_id) is None:
         return None
-    query = select(Rating).where(Rating.user_id == user_id)
-    return _page(session, query, (Rating.created_at.desc(), Rating.id.desc()), limit, offset)
+    query = (
+        select(Rating, Item.external_id)
+        .join(Item, Rating.item_id == Item.id)
+        .where(Rating.user_id == user_id)
+    )
+    order = (Rating.created_at.desc(), Rating.id.desc())
+    page = _page(session, query, order, limit, offset, scalars=False)
+    return Page([(rating, item) for rating, item in page.rows], page.total, limit, offset)
 
 
 # ---- ratings -----------------------------------------------------------------------------
@@ -122,6 +129,12 @@ def create_rating(
 
 def get_rating(session: Session, rating_id: int) -> Rating | None:
     return session.get(Rating, rating_id)
+
+
+def rating_id_of(session: Session, user_id: int, item_id: int) -> int | None:
+    """The id of a user's rating of an item, if any."""
+    query = select(Rating.id).where(Rating.user_id == user_id, Rating.item_id == item_id)
+    return session.scalar(query)
 
 
 def update_rating(
@@ -185,6 +198,51 @@ def get_item_by_external(session: Session, external_id: str) -> Item | None:
     return session.scalars(select(Item).where(Item.external_id == external_id)).one_or_none()
 
 
+def items_by_external(session: Session, external_ids: Sequence[str]) -> dict[str, Item]:
+    """The items among ``external_ids`` that exist, by external id."""
+    found: dict[str, Item] = {}
+    ids = list(dict.fromkeys(external_ids))
+    for start in range(0, len(ids), IN_CHUNK):
+        query = select(Item).where(Item.external_id.in_(ids[start : start + IN_CHUNK]))
+        found.update((item.external_id, item) for item in session.scalars(query))
+    return found
+
+
+def popular_items(
+    session: Session,
+    n: int,
+    *,
+    exclude_user_id: int | None = None,
+    category: str | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    in_stock_only: bool = False,
+) -> list[tuple[Item, int]]:
+    """The ``n`` most rated items (ties by id) passing the filters, with their counts.
+
+    ``exclude_user_id`` leaves out the items that user rated; the filters work as in
+    :func:`list_items`.
+    """
+    counts = (
+        select(Rating.item_id, func.count(Rating.id).label("n")).group_by(Rating.item_id).subquery()
+    )
+    score = func.coalesce(counts.c.n, 0)
+    query = select(Item, score).outerjoin(counts, counts.c.item_id == Item.id)
+    if exclude_user_id is not None:
+        rated = select(Rating.item_id).where(Rating.user_id == exclude_user_id)
+        query = query.where(Item.id.not_in(rated))
+    if category:
+        query = query.where(_categories_text().icontains(category, autoescape=True))
+    if min_price is not None:
+        query = query.where(Item.price >= _price(min_price, "min_price"))
+    if max_price is not None:
+        query = query.where(Item.price <= _price(max_price, "max_price"))
+    if in_stock_only:
+        query = query.where(Item.in_stock.is_(True))
+    rows = session.execute(query.order_by(score.desc(), Item.id).limit(n)).all()
+    return [(item, int(count)) for item, count in rows]
+
+
 def list_items(
     session: Session,
     *,
@@ -229,15 +287,29 @@ def search_items(session: Session, q: str, *, limit: int = 20, offset: int = 0) 
 # ---- helpers -----------------------------------------------------------------------------
 
 
+def ping(session: Session) -> None:
+    """A round trip to the database; raises when it cannot be reached."""
+    session.execute(select(1))
+
+
 def _page(
-    session: Session, query: Select[T], order: Sequence[Any], limit: int, offset: int
-) -> Page[T]:
+    session: Session,
+    query: Select[*tuple[Any, ...]],
+    order: Sequence[Any],
+    limit: int,
+    offset: int,
+    *,
+    scalars: bool = True,
+) -> Page[Any]:
     if not 1 <= limit <= MAX_PAGE:
         raise DataError(f"limit must be between 1 and {MAX_PAGE}, got {limit}", column="limit")
-    if offset < 0:
-        raise DataError(f"offset must be >= 0, got {offset}", column="offset")
+    if not 0 <= offset <= MAX_INTEGER:
+        raise DataError(
+            f"offset must be between 0 and {MAX_INTEGER}, got {offset}", column="offset"
+        )
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+    ordered = query.order_by(*order).limit(limit).offset(offset)
+    rows = session.scalars(ordered).all() if scalars else session.execute(ordered).all()
     return Page(rows=list(rows), total=int(total or 0), limit=limit, offset=offset)
 
 

@@ -1,10 +1,14 @@
-"""Engines and sessions for SQLite (the default) and PostgreSQL.
+"""Engines and sessions for SQLite (the default) and PostgreSQL, for writing or reading.
 
-SQLite runs in WAL mode so readers never block the writer, with ``synchronous=FULL`` so that
-a committed rating survives a power cut, not just a crash of the process (WAL with NORMAL
-may lose the last commits on power loss). Every SQLite transaction starts with
-``BEGIN IMMEDIATE``: it takes the write lock up front and waits for it (``busy_timeout``)
-instead of failing when a read-then-write transaction meets another writer.
+SQLite runs in WAL mode so readers and the writer never wait for each other, with
+``synchronous=FULL`` so that a committed rating survives a power cut, not just a crash of
+the process (WAL with NORMAL may lose the last commits on power loss). A writing engine
+starts every SQLite transaction with ``BEGIN IMMEDIATE``: it takes the write lock up front
+and waits for it (``busy_timeout``) instead of failing when a read-then-write transaction
+meets another writer. A reading engine (``read_only=True``) starts deferred transactions,
+which read a snapshot and take no lock, on connections refused any write
+(``query_only``); on PostgreSQL its transactions are read-only by default. An in-memory
+SQLite database is one connection, so reading and writing there share the writing engine.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from storex.config import DEFAULT_DATABASE_URL
 from storex.errors import ConfigError
 
-DEFAULT_URL = "sqlite:///storex.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 10
 MAX_OVERFLOW = 20
@@ -44,11 +48,17 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL = DEFAULT_URL, **options: Any) -> Engine:
-    """An engine ready for a multi-threaded server; ``options`` go to ``create_engine``."""
+def make_engine(
+    url: str | URL = DEFAULT_DATABASE_URL, *, read_only: bool = False, **options: Any
+) -> Engine:
+    """An engine ready for a multi-threaded server; ``options`` go to ``create_engine``.
+
+    ``read_only`` engines serve reads without taking SQLite's write lock (see the module
+    docstring); a write through one fails.
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, options)
+        return _sqlite_engine(parsed, read_only, options)
     settings: dict[str, Any] = {
         "pool_size": POOL_SIZE,
         "max_overflow": MAX_OVERFLOW,
@@ -56,7 +66,15 @@ def make_engine(url: str | URL = DEFAULT_URL, **options: Any) -> Engine:
         "pool_recycle": 1800,
         "json_serializer": _json_dumps,
     }
+    if read_only:
+        settings["connect_args"] = {"options": "-c default_transaction_read_only=on"}
     return create_engine(parsed, **{**settings, **options})
+
+
+def is_in_memory(url: str | URL) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (one connection for everything)."""
+    parsed = normalize_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -64,8 +82,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def _sqlite_engine(url: URL, options: dict[str, Any]) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
+def _sqlite_engine(url: URL, read_only: bool, options: dict[str, Any]) -> Engine:
+    in_memory = is_in_memory(url)
+    if in_memory and read_only:
+        raise ConfigError("an in-memory SQLite database has no separate readers: use its engine")
     settings: dict[str, Any] = {
         "connect_args": {"check_same_thread": False},
         "json_serializer": _json_dumps,
@@ -76,8 +96,8 @@ def _sqlite_engine(url: URL, options: dict[str, Any]) -> Engine:
         Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
         settings.update(pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
     engine = create_engine(url, **{**settings, **options})
-    event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
+    event.listen(engine, "connect", _sqlite_reader_on_connect if read_only else _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin_read if read_only else _sqlite_on_begin)
     return engine
 
 
@@ -94,8 +114,17 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
         cursor.close()
 
 
+def _sqlite_reader_on_connect(dbapi_connection: sqlite3.Connection, record: object) -> None:
+    _sqlite_on_connect(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA query_only=ON")
+
+
 def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_on_begin_read(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _json_dumps(value: object) -> str:

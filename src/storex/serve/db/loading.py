@@ -240,6 +240,7 @@ def _datetimes(seconds: pd.Series, where: str, now: Any) -> list[Any]:
             path=where,
             column="timestamp",
         ) from exc
+    stamps = stamps.dt.floor("us")  # the databases keep microseconds
     return [now if pd.isna(t) else t.to_pydatetime() for t in stamps]
 
 

@@ -38,6 +38,8 @@ NAMING_CONVENTION = {
 }
 RATING_MIN = 1.0
 RATING_MAX = 5.0
+MAX_INTEGER = 2**63 - 1  # the largest integer SQLite and PostgreSQL (bigint) can take
+MAX_ID = 2**31 - 1  # the largest row id: ids are PostgreSQL integers
 
 
 def utcnow() -> datetime:

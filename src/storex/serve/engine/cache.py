@@ -4,6 +4,10 @@ Entries are addressed by ``(model version, user, request key)``. The engine drop
 entries when their interactions change and a version's entries when the model is swapped;
 the request key also carries the user's state generation, so an answer computed from an old
 state can never be read back after a change, even if it was stored late.
+
+The in-process cache keeps each answer packed into tuples of strings and an array of
+scores: such values hold no reference the garbage collector must follow, so ten thousand
+cached answers do not make every full collection walk a third of a million small objects.
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from storex.errors import ConfigError
-from storex.serve.engine.results import Recommendations
+from storex.serve.engine.results import Explanation, Recommendations, ScoredItem
 
 _Key = tuple[str, str, str]
+# user, strategy, confidence, model version, item ids, scores, reasons (None: no reasons)
+_Packed = tuple[str, str, float, str, tuple[str, ...], array, tuple[Any, ...] | None]
 
 
 class RecommendationCache(Protocol):
@@ -60,7 +67,7 @@ class LRUCache:
         self.max_entries = max_entries
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._entries: OrderedDict[_Key, tuple[float, Recommendations]] = OrderedDict()
+        self._entries: OrderedDict[_Key, tuple[float, _Packed]] = OrderedDict()
         self._by_user: dict[tuple[str, str], set[str]] = {}
         self._lock = threading.Lock()
 
@@ -74,11 +81,12 @@ class LRUCache:
                 self._forget((version, user, key))
                 return None
             self._entries.move_to_end((version, user, key))
-            return value
+        return _unpack(value)
 
     def put(self, version: str, user: str, key: str, value: Recommendations) -> None:
+        packed = _pack(value)
         with self._lock:
-            self._entries[(version, user, key)] = (self._clock(), value)
+            self._entries[(version, user, key)] = (self._clock(), packed)
             self._entries.move_to_end((version, user, key))
             self._by_user.setdefault((version, user), set()).add(key)
             while len(self._entries) > self.max_entries:
@@ -189,6 +197,36 @@ class RedisCache:
                 batch.clear()
         if batch:
             self.client.delete(*batch)
+
+
+def _pack(answer: Recommendations) -> _Packed:
+    items = answer.items
+    reasons = None
+    if any(item.because for item in items):
+        reasons = tuple(
+            tuple((b.item_id, b.weight, b.rating, b.method) for b in item.because) for item in items
+        )
+    return (
+        answer.user_id,
+        answer.strategy,
+        answer.confidence,
+        answer.model_version,
+        tuple(item.item_id for item in items),
+        array("d", [item.score for item in items]),
+        reasons,
+    )
+
+
+def _unpack(packed: _Packed) -> Recommendations:
+    user, strategy, confidence, version, ids, scores, reasons = packed
+    if reasons is None:
+        items = tuple(map(ScoredItem, ids, scores))
+    else:
+        items = tuple(
+            ScoredItem(item, score, tuple(Explanation(*b) for b in because))
+            for item, score, because in zip(ids, scores, reasons, strict=True)
+        )
+    return Recommendations(user, items, strategy, confidence, version)  # type: ignore[arg-type]
 
 
 def _glob_escape(text: str) -> str:

@@ -63,6 +63,7 @@ from storex.serve.engine.state import (
 log = logging.getLogger(__name__)
 
 _COLD = ("cold_start_features", "popularity")
+WARM_BATCH = 256
 
 
 class UnknownIdError(DataError):
@@ -112,6 +113,9 @@ class RecommendationEngine:
         Evidence (positive interactions) at which ``confidence`` reaches 0.5.
     max_score_rows
         Live users whose recomputed score rows stay in memory.
+    score_cache_mb
+        Memory for training users' trained score rows, kept instead of scored per request
+        (0: score every time).
     clock
         Time source (epoch seconds) for interaction times and the exclusion policy.
     """
@@ -127,15 +131,19 @@ class RecommendationEngine:
         positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD,
         confidence_half: float = 5.0,
         max_score_rows: int = 1024,
+        score_cache_mb: float = 256.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not confidence_half > 0:
             raise ValueError(f"confidence_half must be > 0, got {confidence_half}")
+        if not score_cache_mb >= 0:
+            raise ValueError(f"score_cache_mb must be >= 0, got {score_cache_mb}")
         self.bundle = bundle
         self.version = bundle.version or "unversioned"
         self.user_encoder = user_encoder or _load_encoder(UserEncoder, bundle.path, "user")
         self.item_encoder = item_encoder or _load_encoder(ItemEncoder, bundle.path, "item")
-        self.scorer = Scorer(bundle, self.user_encoder)
+        self.score_cache_mb = float(score_cache_mb)
+        self.scorer = Scorer(bundle, self.user_encoder, int(score_cache_mb * 2**20))
         self.relations = ItemRelations(bundle.model, self.scorer.training)
         self.positive_threshold = float(positive_threshold)
         self.confidence_half = float(confidence_half)
@@ -202,12 +210,10 @@ class RecommendationEngine:
             return cached.as_cached()
         self._count("cache_misses")
         view = self._view(user_id, state)
-        scores = self._full_row(view.row).clone()
+        scores = self._full_row(view.row).numpy().copy()
         if exclude_rated and view.seen[0].size:
             items, events, at = view.seen
-            scores[
-                torch.from_numpy(items[self.exclusion_policy.excluded(events, at, self.clock())])
-            ] = -torch.inf
+            scores[items[self.exclusion_policy.excluded(events, at, self.clock())]] = -np.inf
         with self._catalog_lock:
             mask = self._catalog.mask(
                 category=category,
@@ -217,16 +223,15 @@ class RecommendationEngine:
                 in_stock_only=in_stock_only,
             )
         if mask is not None:
-            scores[~mask[: scores.numel()]] = -torch.inf
-        top_scores, top_items = torch.topk(scores, min(n, scores.numel()))
-        finite = torch.isfinite(top_scores)
-        top_scores, top_items = top_scores[finite], top_items[finite]
-        because = self._reasons(view.history, top_items, 3) if explain else {}
+            scores[~mask.numpy()[: scores.size]] = -np.inf
+        top_items = best_first(scores, n)
+        because = self._reasons(view.history, torch.from_numpy(top_items), 3) if explain else {}
+        external = self._item_map.external
         answer = Recommendations(
             user_id=user_id,
             items=tuple(
-                ScoredItem(self._item_map.external(i), s, because.get(i, ()))
-                for i, s in zip(top_items.tolist(), top_scores.tolist(), strict=True)
+                ScoredItem(external(i), s, because.get(i, ()))
+                for i, s in zip(top_items.tolist(), scores[top_items].tolist(), strict=True)
             ),
             strategy=view.row.strategy,  # type: ignore[arg-type]
             confidence=self._confidence(view.row),
@@ -455,6 +460,35 @@ class RecommendationEngine:
             log.warning("replay on %s: %d change(s) name unknown items", self.version, skipped)
         return applied
 
+    def warm(self, batch: int = WARM_BATCH) -> dict[str, int]:
+        """Compute ahead the score rows answers will need, ``batch`` users per model call.
+
+        Live users' rows (folded in after a replay) up to ``max_score_rows``, then training
+        users' trained rows up to the ``score_cache_mb`` budget: a fresh engine's first
+        answers then need no model call, and one call scores many users for the price of a
+        few. Safe while serving: a row computed from a state that changed meanwhile is
+        dropped.
+        """
+        pending = [s for s in self._states if s.row is None][: self.max_score_rows]
+        folded = 0
+        for start in range(0, len(pending), batch):
+            requests = []
+            for state in pending[start : start + batch]:
+                with state.lock:
+                    request = self.scorer.fold_in_request(state)
+                    if request is not None:
+                        requests.append((state, state.generation, request))
+            if not requests:
+                continue
+            rows = self.scorer.fold_in([request for _, _, request in requests])
+            for (state, generation, _), (scores, evidence) in zip(requests, rows, strict=True):
+                with state.lock:
+                    if state.generation == generation and state.row is None:
+                        row = ScoreRow(generation, scores, "fold_in", evidence)
+                        self._states.keep_row(state, row)
+                        folded += 1
+        return {"folded_in": folded, "trained": self.scorer.warm_trained(batch)}
+
     def drop_cached(self) -> None:
         """Drop this version's cached answers (called when the version is retired)."""
         try:
@@ -485,9 +519,7 @@ class RecommendationEngine:
             if row is None or row.generation != state.generation:
                 row = self.scorer.row(state)
                 self._states.keep_row(state, row)
-            positives = state.positives()
-            ratings = np.array([state.interactions[i].rating for i in positives], dtype=float)
-            return _UserView(row, state.seen(), (positives, ratings))
+            return _UserView(row, state.seen(), state.history())
 
     def _full_row(self, row: ScoreRow) -> Tensor:
         """Scores over every engine item: the model's items, then the added ones."""
@@ -498,7 +530,7 @@ class RecommendationEngine:
         extra = torch.full((len(new_x),), -torch.inf)
         ready = [i for i, x in enumerate(new_x) if x is not None]
         if ready and self._scores_new_items:
-            features = torch.cat([new_x[i] for i in ready])
+            features = torch.cat([x for x in new_x if x is not None])
             with torch.no_grad():
                 scored = self.bundle.model.score_new_items(row.scores[None, :], features)  # type: ignore[attr-defined]
             extra[torch.tensor(ready)] = scored[0].float()
@@ -597,6 +629,26 @@ class RecommendationEngine:
     def _count(self, name: str, amount: int = 1) -> None:
         with self._counts_lock:
             self._counts[name] += amount
+
+
+def best_first(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest finite scores, best first; ties go to the lower index.
+
+    Excluded items carry ``-inf`` and are never returned (nor NaN scores).
+
+    NumPy rather than torch: on one row of a few thousand scores the work is tiny and
+    torch's per-call overhead would be most of it.
+    """
+    candidates = np.flatnonzero(np.isfinite(scores))
+    values = scores[candidates]
+    k = min(n, candidates.size)
+    if k < 1:
+        return candidates[:0]
+    if k < candidates.size:
+        kth = values[np.argpartition(-values, k - 1)[k - 1]]
+        above = candidates[values > kth]
+        candidates = np.concatenate([above, candidates[values == kth][: k - above.size]])
+    return candidates[np.lexsort((candidates, -scores[candidates]))]
 
 
 def _load_encoder(kind: type[Any], folder: Path | None, stem: str) -> Any:

@@ -2,7 +2,8 @@
 
 The new engine is built beside the old one while the old keeps serving. Then, under the
 write lock, the old engine's live changes (ratings, users, items, catalog) are replayed
-into the new one and the reference is switched. A request holds the engine it started on,
+into the new one and the reference is switched; then the new engine computes ahead the
+score rows its answers need. A request holds the engine it started on,
 so requests in flight finish on the old version; the old version's cached answers are
 dropped, and new cache keys carry the new version.
 """
@@ -34,6 +35,7 @@ def same_settings(bundle: ModelBundle, old: RecommendationEngine) -> Recommendat
         positive_threshold=old.positive_threshold,
         confidence_half=old.confidence_half,
         max_score_rows=old.max_score_rows,
+        score_cache_mb=old.score_cache_mb,
         clock=old.clock,
     )
 
@@ -70,6 +72,7 @@ class EngineHolder:
                 old = self._engine
                 applied = new.replay(old.live_log())
                 self._engine = new
+            new.warm()  # outside the lock: writes go on, and a row made stale is dropped
             old.drop_cached()
         log.info(
             "swapped model %s -> %s (%d live change(s) replayed)", old.version, new.version, applied

@@ -9,7 +9,7 @@ Strategy = Literal["personalized", "fold_in", "cold_start_features", "popularity
 STRATEGIES: tuple[Strategy, ...] = ("personalized", "fold_in", "cold_start_features", "popularity")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """One of the user's items behind a recommendation ("because you rated X").
 
@@ -24,7 +24,7 @@ class Explanation:
     method: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScoredItem:
     """A recommended (or similar) item: external id, model score, optional reasons."""
 
@@ -33,7 +33,7 @@ class ScoredItem:
     because: tuple[Explanation, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recommendations:
     """A ranked answer for one user.
 

@@ -17,9 +17,15 @@ Paths, in the order they are tried:
 
 Whether a model folds in and whether it reads user features is probed once, when the
 engine is built (a model reading features scores two different feature rows differently).
+
+A training user's trained row never changes for a model version, so the most recently used
+ones are kept (within a memory budget) instead of being scored again on every request.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -33,12 +39,20 @@ from storex.features import UserEncoder
 from storex.serve.engine.state import ScoreRow, UserState
 
 _HISTORY_COLUMNS = ("history_log_count", "no_history", "avg_rating")
+_FLOAT_BYTES = 4
 
 
 class Scorer:
-    """The model side of the engine: score rows, capabilities and user features."""
+    """The model side of the engine: score rows, capabilities and user features.
 
-    def __init__(self, bundle: ModelBundle, user_encoder: UserEncoder | None) -> None:
+    ``row_cache_bytes`` bounds the memory of kept trained rows (0: score every time).
+    """
+
+    def __init__(
+        self, bundle: ModelBundle, user_encoder: UserEncoder | None, row_cache_bytes: int = 0
+    ) -> None:
+        if row_cache_bytes < 0:
+            raise ValueError(f"row_cache_bytes must be >= 0, got {row_cache_bytes}")
         self.model = bundle.model
         self.model.check_fitted()
         self.num_users = self.model.num_users_
@@ -60,6 +74,9 @@ class Scorer:
             ]
         self.folds_in = self._probe_fold_in()
         self.reads_features = self._probe_features()
+        self.cached_rows = row_cache_bytes // (max(self.num_items, 1) * _FLOAT_BYTES)
+        self._trained: OrderedDict[int, Tensor] = OrderedDict()
+        self._trained_lock = threading.Lock()
 
     def training_row(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Item indices and ratings (NaN when implicit) of a training user's positives."""
@@ -67,11 +84,24 @@ class Scorer:
         return self.training.indices[start:end], self.training.data[start:end]
 
     def known_row(self, index: int, generation: int = 0) -> ScoreRow:
-        """The trained row of training user ``index``."""
+        """The trained row of training user ``index`` (never to be changed in place)."""
+        degree = float(self.training.indptr[index + 1] - self.training.indptr[index])
+        return ScoreRow(generation, self._trained_scores(index), "personalized", degree)
+
+    def _trained_scores(self, index: int) -> Tensor:
+        with self._trained_lock:
+            scores = self._trained.get(index)
+            if scores is not None:
+                self._trained.move_to_end(index)
+                return scores
         with torch.no_grad():
             scores = self.model.score(torch.tensor([index]))[0].float()
-        degree = float(self.training.indptr[index + 1] - self.training.indptr[index])
-        return ScoreRow(generation, scores, "personalized", degree)
+        if self.cached_rows:
+            with self._trained_lock:
+                self._trained[index] = scores
+                while len(self._trained) > self.cached_rows:
+                    self._trained.popitem(last=False)
+        return scores
 
     def popularity_row(self, generation: int = 0) -> ScoreRow:
         return ScoreRow(generation, self.popularity, "popularity", 0.0)
@@ -80,13 +110,11 @@ class Scorer:
         """The row for a user with live state (caller holds ``state.lock``)."""
         if not state.history_changed and state.index is not None:
             return self.known_row(state.index, state.generation)
+        request = self.fold_in_request(state)
+        if request is not None:
+            (scores, evidence) = self.fold_in([request])[0]
+            return ScoreRow(state.generation, scores, "fold_in", evidence)
         positives = state.positives()
-        if positives.size and self.folds_in:
-            x = self.features(state) if self.reads_features else self._mean_x(1)
-            with torch.no_grad():
-                scores = self.model.score_new_users(x, [torch.from_numpy(positives)])[0]
-            evidence = positives.size + float(self.reads_features)
-            return ScoreRow(state.generation, scores.float(), "fold_in", evidence)
         if positives.size and state.index is not None:
             return self.known_row(state.index, state.generation)
         if not positives.size and self.reads_features:
@@ -95,6 +123,42 @@ class Scorer:
                 scores = self.model.score_new_users(x, [torch.empty(0, dtype=torch.long)])[0]
             return ScoreRow(state.generation, scores.float(), "cold_start_features", 1.0)
         return self.popularity_row(state.generation)
+
+    def fold_in_request(self, state: UserState) -> tuple[Tensor, np.ndarray] | None:
+        """What folding the user in takes (feature row, positive items), or None when their
+        row comes another way (caller holds ``state.lock``)."""
+        if not state.history_changed and state.index is not None:
+            return None
+        positives = state.positives()
+        if not (positives.size and self.folds_in):
+            return None
+        return (self.features(state) if self.reads_features else self._mean_x(1)), positives
+
+    def fold_in(self, requests: list[tuple[Tensor, np.ndarray]]) -> list[tuple[Tensor, float]]:
+        """Scores and evidence of users folded in, in one model call for all of them."""
+        features = torch.cat([x for x, _ in requests])
+        histories = [torch.from_numpy(items) for _, items in requests]
+        with torch.no_grad():
+            scores = self.model.score_new_users(features, histories).float()
+        bonus = float(self.reads_features)
+        return [(scores[i].clone(), items.size + bonus) for i, (_, items) in enumerate(requests)]
+
+    def warm_trained(self, batch: int) -> int:
+        """Score training users into the kept rows, ``batch`` at a time, until the budget is
+        full; returns how many rows were added."""
+        added = 0
+        with self._trained_lock:
+            room = self.cached_rows - len(self._trained)
+            missing = [u for u in range(self.num_users) if u not in self._trained][:room]
+        for start in range(0, len(missing), batch):
+            users = missing[start : start + batch]
+            with torch.no_grad():
+                scores = self.model.score(torch.tensor(users)).float()
+            with self._trained_lock:
+                for row, user in enumerate(users):
+                    self._trained.setdefault(user, scores[row].clone())
+            added += len(users)
+        return added
 
     def features(self, state: UserState) -> Tensor:
         """The user's feature row ``(1, user_dim)`` as the model was trained to read it.

@@ -62,9 +62,11 @@ class UserState:
         self.generation = 1  # 0 is the generation of users without live state
         self.row: ScoreRow | None = None
         self.lock = threading.RLock()
+        self._arrays: dict[str, Any] = {}  # positives, seen, history until the next change
 
     def set(self, item: int, external_item: str, interaction: Interaction) -> bool:
         """Record an interaction; True when the user's positive edges changed."""
+        self._arrays.clear()
         before = self.interactions.get(item)
         self.interactions[item] = interaction
         self.changes[external_item] = interaction
@@ -72,6 +74,7 @@ class UserState:
 
     def remove(self, item: int, external_item: str) -> bool:
         """Forget an interaction; True when the user's positive edges changed."""
+        self._arrays.clear()
         before = self.interactions.pop(item, None)
         self.changes[external_item] = None
         return self._touched(before is not None and before.positive, False)
@@ -82,15 +85,29 @@ class UserState:
         self.row = None
 
     def positives(self) -> np.ndarray:
-        """Item indices of the user's positive edges, ascending."""
-        items = [i for i, x in self.interactions.items() if x.positive]
-        return np.array(sorted(items), dtype=np.int64)
+        """Item indices of the user's positive edges, ascending (not to be changed)."""
+        if "positives" not in self._arrays:
+            items = sorted(i for i, x in self.interactions.items() if x.positive)
+            self._arrays["positives"] = np.array(items, dtype=np.int64)
+        return self._arrays["positives"]
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """The positive items (as :meth:`positives`) and their ratings (NaN: implicit)."""
+        if "history" not in self._arrays:
+            positives = self.positives()
+            ratings = [self.interactions[i].rating for i in positives.tolist()]
+            self._arrays["history"] = (positives, np.array(ratings, dtype=float))
+        return self._arrays["history"]
 
     def seen(self) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Item indices, event types and times of every interaction (for exclusion)."""
-        items = np.fromiter(self.interactions.keys(), dtype=np.int64, count=len(self.interactions))
-        values = list(self.interactions.values())
-        return items, [x.event for x in values], np.array([x.at for x in values], dtype=float)
+        if "seen" not in self._arrays:
+            count = len(self.interactions)
+            items = np.fromiter(self.interactions.keys(), dtype=np.int64, count=count)
+            values = list(self.interactions.values())
+            times = np.array([x.at for x in values], dtype=float)
+            self._arrays["seen"] = (items, [x.event for x in values], times)
+        return self._arrays["seen"]
 
     def ratings_frame(self) -> pd.DataFrame:
         """The interactions as the user encoder reads them (one row each, with ratings)."""

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from storex.errors import DataError
-from storex.serve.api.deps import HolderDep, SessionDep, closes_session
+from storex.serve.api.deps import HolderDep, Offset, ReadSessionDep, ServiceDep, closes_session
 from storex.serve.api.lookup import find_item
-from storex.serve.api.queries import items_by_external
 from storex.serve.api.schemas import MAX_PAGE, ItemOut, ItemPage, SimilarItem, SimilarItems
 from storex.serve.db import list_items, search_items
 
@@ -19,13 +18,13 @@ router = APIRouter(prefix="/api/items", tags=["items"])
 @router.get("", response_model=ItemPage)
 @closes_session
 def catalog(
-    session: SessionDep,
+    session: ReadSessionDep,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     min_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     max_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     in_stock: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ItemPage:
     """Items by id; ``in_stock`` true or false keeps only items in or out of stock."""
     if min_price is not None and max_price is not None and min_price > max_price:
@@ -49,10 +48,10 @@ def catalog(
 @router.get("/search", response_model=ItemPage)
 @closes_session
 def search(
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Text in title/category")],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ItemPage:
     page = search_items(session, q, limit=limit, offset=offset)
     return ItemPage(
@@ -62,7 +61,7 @@ def search(
 
 @router.get("/{item_id}", response_model=ItemOut)
 @closes_session
-def read_item(item_id: str, session: SessionDep) -> ItemOut:
+def read_item(item_id: str, session: ReadSessionDep) -> ItemOut:
     return ItemOut.of(find_item(session, item_id))
 
 
@@ -70,23 +69,24 @@ def read_item(item_id: str, session: SessionDep) -> ItemOut:
 @closes_session
 def similar(
     item_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
+    service: ServiceDep,
     holder: HolderDep,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SimilarItems:
     """Items the model relates most to this one."""
     find_item(session, item_id)
-    session.close()  # end the read transaction while the engine works
+    session.close()  # give the connection back while the engine works
     engine = holder.engine
     found = engine.similar_items(item_id, n)
-    rows = items_by_external(session, [s.item_id for s in found])
+    cards = service.describe([s.item_id for s in found])
     return SimilarItems(
         item_id=item_id,
         model_version=engine.version,
         items=[
             SimilarItem(
                 id=s.item_id,
-                title=None if rows.get(s.item_id) is None else rows[s.item_id].title,
+                title=cards[s.item_id].title if s.item_id in cards else None,
                 score=s.score,
             )
             for s in found

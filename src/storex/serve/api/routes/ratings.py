@@ -1,4 +1,8 @@
-"""Ratings: stored first (committed), then given to the engine so the next answer shows them."""
+"""Ratings: stored first (committed), then given to the engine so the next answer shows them.
+
+The write transaction ends at the commit; what the engine needs afterwards is read in a
+read-only session, so the writer lock (SQLite) is held only while writing.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,16 @@ import logging
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from storex.serve.api.deps import ServiceDep, SessionDep, WriteKey, closes_session
+from storex.serve.api.deps import (
+    RatingId,
+    ReadSessionDep,
+    ServiceDep,
+    SessionDep,
+    WriteKey,
+    closes_session,
+)
 from storex.serve.api.errors import NotFoundError
 from storex.serve.api.lookup import find_item, find_rating, find_user
-from storex.serve.api.queries import rating_id_of
 from storex.serve.api.schemas import RatingCreate, RatingOut, RatingStatsOut, RatingUpdate
 from storex.serve.api.service import Service
 from storex.serve.db import (
@@ -22,6 +32,7 @@ from storex.serve.db import (
     delete_rating,
     get_item,
     get_user,
+    rating_id_of,
     rating_stats,
     update_rating,
 )
@@ -32,7 +43,7 @@ log = logging.getLogger(__name__)
 
 @router.get("/stats", response_model=RatingStatsOut)
 @closes_session
-def stats(session: SessionDep) -> RatingStatsOut:
+def stats(session: ReadSessionDep) -> RatingStatsOut:
     """How many ratings, their mean and distribution, how many users and items have any."""
     return RatingStatsOut.of(rating_stats(session))
 
@@ -55,14 +66,15 @@ def add(
     if row is None:  # the user or item went away in between
         raise NotFoundError(f"user {body.user_id!r} or item {body.item_id!r} no longer exists")
     session.commit()
-    _tell_engine(service, session, user, item, row)
+    session.close()
+    _tell_engine(service, user, item, row)
     response.headers["Location"] = f"/api/ratings/{row.id}"
     return RatingOut.of(row, user.external_id, item.external_id)
 
 
 @router.get("/{rating_id}", response_model=RatingOut)
 @closes_session
-def read(rating_id: int, session: SessionDep) -> RatingOut:
+def read(rating_id: RatingId, session: ReadSessionDep) -> RatingOut:
     row = find_rating(session, rating_id)
     user, item = _owners(session, row)
     return RatingOut.of(row, user.external_id, item.external_id)
@@ -71,37 +83,39 @@ def read(rating_id: int, session: SessionDep) -> RatingOut:
 @router.put("/{rating_id}", response_model=RatingOut, dependencies=[WriteKey])
 @closes_session
 def change(
-    rating_id: int, body: RatingUpdate, session: SessionDep, service: ServiceDep
+    rating_id: RatingId, body: RatingUpdate, session: SessionDep, service: ServiceDep
 ) -> RatingOut:
     row = update_rating(session, rating_id, rating=body.rating)
     if row is None:
         raise NotFoundError(f"unknown rating id {rating_id}")
-    session.commit()
     user, item = _owners(session, row)
-    _tell_engine(service, session, user, item, row)
+    session.commit()
+    session.close()
+    _tell_engine(service, user, item, row)
     return RatingOut.of(row, user.external_id, item.external_id)
 
 
 @router.delete("/{rating_id}", status_code=204, dependencies=[WriteKey])
 @closes_session
-def remove(rating_id: int, session: SessionDep, service: ServiceDep) -> Response:
+def remove(rating_id: RatingId, session: SessionDep, service: ServiceDep) -> Response:
     row = find_rating(session, rating_id)
     user, item = _owners(session, row)
     if delete_rating(session, rating_id) is None:
         raise NotFoundError(f"unknown rating id {rating_id}")
     session.commit()
+    session.close()
     try:
-        service.rating_deleted(session, user, item)
+        service.rating_deleted(user, item)
     except Exception:  # stored is what counts; a restart replays it
         service.metrics.engine_sync_errors.inc()
         log.exception("engine did not take the deletion of rating %d", rating_id)
     return Response(status_code=204)
 
 
-def _tell_engine(service: Service, session: Session, user: User, item: Item, row: Rating) -> None:
+def _tell_engine(service: Service, user: User, item: Item, row: Rating) -> None:
     at = (row.updated_at or row.created_at).timestamp()
     try:
-        service.rating_added(session, user, item, row.rating, row.event, at)
+        service.rating_added(user, item, row.rating, row.event, at)
     except Exception:  # stored is what counts; a restart replays it
         service.metrics.engine_sync_errors.inc()
         log.exception("engine did not take rating %d", row.id)

@@ -6,11 +6,11 @@ import logging
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 import storex
 from storex.serve.api.deps import AdminKey, HolderDep, ServiceDep
 from storex.serve.api.schemas import GraphState, Health, ModelChange, ModelInfo
+from storex.serve.db import ping
 
 router = APIRouter(tags=["system"])
 log = logging.getLogger(__name__)
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 def health(service: ServiceDep) -> JSONResponse:
     """200 while the database answers (status ``degraded`` without a model), else 503."""
     try:
-        with service.session() as session:
-            session.execute(text("SELECT 1"))
+        with service.read_session() as session:
+            ping(session)
         database = True
     except Exception as exc:  # any failure means "not reachable" here
         log.warning("health: database check failed: %s", exc)

@@ -7,11 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from storex.serve.api.deps import ServiceDep, SessionDep, WriteKey, closes_session
+from storex.serve.api.deps import (
+    Offset,
+    ReadSessionDep,
+    ServiceDep,
+    SessionDep,
+    WriteKey,
+    closes_session,
+)
+from storex.serve.api.errors import NotFoundError
 from storex.serve.api.lookup import find_user
-from storex.serve.api.queries import user_ratings_page
 from storex.serve.api.schemas import MAX_PAGE, RatingOut, RatingPage, UserCreate, UserOut
-from storex.serve.db import create_user
+from storex.serve.db import create_user, list_user_ratings
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -35,7 +42,7 @@ def register_user(
 
 @router.get("/{user_id}", response_model=UserOut)
 @closes_session
-def read_user(user_id: str, session: SessionDep) -> UserOut:
+def read_user(user_id: str, session: ReadSessionDep) -> UserOut:
     return UserOut.of(find_user(session, user_id))
 
 
@@ -43,17 +50,19 @@ def read_user(user_id: str, session: SessionDep) -> UserOut:
 @closes_session
 def user_ratings(
     user_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> RatingPage:
     """The user's ratings, newest first."""
     user = find_user(session, user_id)
-    rows, total = user_ratings_page(session, user.id, limit, offset)
+    page = list_user_ratings(session, user.id, limit=limit, offset=offset)
+    if page is None:  # deleted since it was found
+        raise NotFoundError(f"unknown user id {user_id!r}")
     return RatingPage(
         user_id=user_id,
-        ratings=[RatingOut.of(rating, user_id, item) for rating, item in rows],
-        total=total,
+        ratings=[RatingOut.of(rating, user_id, item) for rating, item in page.rows],
+        total=page.total,
         limit=limit,
         offset=offset,
     )
