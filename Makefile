@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,serve,web,django,export
 
-.PHONY: setup browser demo test lint bench clean
+.PHONY: setup browser demo shop test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,12 +23,16 @@ browser:
 demo: setup
 	$(VENV)/bin/storex demo
 
+# The example Django shop (examples/django_shop) on port 8001, beside the demo's bundles.
+shop: setup
+	$(PY) examples/django_shop/manage.py runserver 8001
+
 test: setup browser
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
 bench: setup
 	$(PY) benchmarks/pipeline.py

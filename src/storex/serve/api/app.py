@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 import storex
 from storex.config import Settings, load_settings
+from storex.serve import web
 from storex.serve.api.errors import install_error_handlers
 from storex.serve.api.middleware import AccessLogMiddleware
 from storex.serve.api.routes import items, ratings, recommendations, system, users
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # the busiest routes first: a request is matched against the routes in this order
     for module in (recommendations, ratings, users, items, system):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(web.router)  # the storefront at / and the dashboard at /dashboard
     install_error_handlers(app)
     if settings.serve.cors_origins:
         app.add_middleware(

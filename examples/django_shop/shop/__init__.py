@@ -1,0 +1,1 @@
+"""A tiny Django shop that shows StoreX recommendations on its product pages."""

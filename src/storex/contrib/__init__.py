@@ -1,0 +1,1 @@
+"""Integrations of StoreX with other frameworks."""
