@@ -1,4 +1,5 @@
-"""Session sources: the sessionizer, DIGINETICA (real sample + small file), RetailRocket."""
+"""Session sources: the sessionizer, DIGINETICA (real sample + small file), RetailRocket, the
+generic event table and telling the layouts apart."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from storex.data.readers.sessions import read_diginetica, read_retailrocket, sessionize
+from storex.data.readers.sessions import (
+    read_diginetica,
+    read_retailrocket,
+    read_session_events,
+    read_session_file,
+    session_layout,
+    sessionize,
+)
 from storex.errors import DataError
 
 DIGINETICA_HEADER = "session_id;user_id;item_id;timeframe;eventdate"
@@ -124,3 +132,84 @@ def test_retailrocket_bad_timestamp(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match=r"events\.csv, line 3, column 'timestamp'"):
         read_retailrocket(path)
+
+
+def test_diginetica_competition_header_spelling(tmp_path: Path) -> None:
+    path = tmp_path / "train-item-views.csv"
+    path.write_text("sessionId;userId;itemId;timeframe;eventdate\n1;;81766;526309;2016-05-09\n")
+    assert session_layout(path) == "diginetica"
+    inter = read_session_file(path).interactions
+    assert inter["session_id"].tolist() == ["1"] and inter["user_id"].tolist() == ["anon-1"]
+    midnight = pd.Timestamp("2016-05-09", tz="UTC").timestamp()
+    assert inter["timestamp"].tolist() == [midnight + 526.309]
+
+
+@pytest.mark.parametrize(
+    ("header", "rows"),
+    [
+        ("session_id,item_id,timestamp", ["s1,a,1462752000", "s1,b,1462752060", "s2,a,1462753000"]),
+        (
+            "sessionId\titemId\ttime",
+            ["s1\ta\t1462752000", "s1\tb\t1462752060", "s2\ta\t1462753000"],
+        ),
+        ("SessionID;ItemID;Timeframe", ["s1;a;1462752000", "s1;b;1462752060", "s2;a;1462753000"]),
+        (
+            "session,itemid,timestamp",
+            ["s1,a,2016-05-09T00:00:00Z", "s1,b,2016-05-09T00:01:00Z", "s2,a,2016-05-09T00:16:40Z"],
+        ),
+    ],
+)
+def test_generic_session_table_spellings(tmp_path: Path, header: str, rows: list[str]) -> None:
+    suffix = ".tsv" if "\t" in header else ".csv"
+    path = tmp_path / f"clicks{suffix}"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    assert session_layout(path) == "events"
+    data = read_session_file(path)
+    inter = data.interactions
+    assert inter["session_id"].tolist() == ["s1", "s1", "s2"]
+    assert inter["item_id"].tolist() == ["a", "b", "a"]
+    assert inter["timestamp"].tolist() == [1462752000.0, 1462752060.0, 1462753000.0]
+    assert set(inter["event"]) == {"view"} and data.name == "clicks"
+
+
+def test_generic_table_without_sessions_is_sessionized_per_user(tmp_path: Path) -> None:
+    path = tmp_path / "events.tsv"
+    path.write_text(
+        "user_id\titem_id\ttimestamp\tevent\n"
+        "u1\ta\t1000\tclick\nu1\tb\t1100\tadd_to_cart\nu1\tc\t9000\tbuy\nu2\ta\t1000\twishlist\n"
+    )
+    data = read_session_events(path, gap_minutes=30)
+    inter = data.interactions
+    assert inter["session_id"].tolist() == ["u1:1", "u1:1", "u1:2", "u2:1"]
+    assert inter["event"].tolist() == ["view", "cart", "purchase", "wishlist"]
+    assert data.read_issues["unknown_event"] == 1
+
+
+def test_generic_table_millisecond_times(tmp_path: Path) -> None:
+    path = tmp_path / "clicks.csv"
+    path.write_text("session_id,item_id,timestamp\ns,a,1433221332117\ns,b,1433221332999\n")
+    assert read_session_events(path).interactions["timestamp"].tolist() == pytest.approx(
+        [1433221332.117, 1433221332.999]
+    )
+
+
+def test_generic_table_bad_rows_name_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "clicks.csv"
+    path.write_text("sessionId,itemId,time\ns,a,1000\ns,b,soon\ns,c,1200\n")
+    with pytest.raises(DataError, match=r"clicks\.csv, line 3, column 'time': expected a time"):
+        read_session_events(path)
+    path.write_text("sessionId,itemId,time\ns,a,1000\ns,,1100\n")
+    with pytest.raises(DataError, match=r"line 3, column 'itemId': empty value"):
+        read_session_events(path)
+    path.write_text("visit,product,when\n1,a,1000\n")
+    with pytest.raises(DataError, match=r"missing column\(s\).*accepted spellings.*found"):
+        read_session_events(path)
+
+
+def test_layouts_are_told_apart(tmp_path: Path) -> None:
+    retail = tmp_path / "events.csv"
+    retail.write_text("timestamp,visitorid,event,itemid,transactionid\n1433221332117,1,view,2,\n")
+    assert session_layout(retail) == "retailrocket"
+    assert read_session_file(retail).interactions["session_id"].tolist() == ["1:1"]
+    with pytest.raises(DataError, match="file not found"):
+        session_layout(tmp_path / "absent.csv")

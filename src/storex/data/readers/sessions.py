@@ -1,25 +1,54 @@
-"""Browsing-session sources (DIGINETICA, RetailRocket) and the generic sessionizer.
+"""Browsing-session sources (DIGINETICA, RetailRocket, a generic event table) and the
+sessionizer.
 
 Session-based models need the clicks of one visit together; sources without a session id get
 one from :func:`sessionize`, which starts a new session after a gap of inactivity.
+:func:`session_layout` tells the three layouts apart by their header and
+:func:`read_session_file` reads any of them.
 """
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from storex.data.readers.tabular import read_table, require_values, strict_float
+from storex.data.readers.tabular import (
+    parse_timestamps,
+    read_table,
+    require_values,
+    strict_float,
+)
 from storex.data.schema import StoreData, conform_interactions, require_columns
-from storex.errors import DataError
+from storex.errors import DataError, MissingDataError
 
 DIGINETICA_COLUMNS = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
 RETAILROCKET_COLUMNS = ("timestamp", "visitorid", "event", "itemid")
 RETAILROCKET_EVENTS = {"view": "view", "addtocart": "cart", "transaction": "purchase"}
 ANONYMOUS_PREFIX = "anon-"
+SESSION_ALIASES: dict[str, tuple[str, ...]] = {
+    "session_id": ("session_id", "sessionid", "session"),
+    "item_id": ("item_id", "itemid", "item", "product_id", "productid", "sku"),
+    "timestamp": ("timestamp", "time", "timeframe", "ts", "datetime", "event_time", "date"),
+    "user_id": ("user_id", "userid", "user", "visitorid", "visitor_id", "customer_id"),
+    "event": ("event", "event_type", "action"),
+}
+"""Accepted header spellings of a generic event table (matched ignoring case)."""
+EVENT_NAMES: dict[str, str] = {
+    **RETAILROCKET_EVENTS,
+    "click": "view",
+    "pageview": "view",
+    "cart": "cart",
+    "add_to_cart": "cart",
+    "purchase": "purchase",
+    "buy": "purchase",
+    "order": "purchase",
+}
+"""Event names of common exports mapped to ``view``/``cart``/``purchase`` (lower case)."""
+_SEPARATORS = (",", ";", "\t", "|")
 
 
 def sessionize(frame: pd.DataFrame, gap_seconds: float) -> pd.DataFrame:
@@ -62,11 +91,13 @@ def sessionize(frame: pd.DataFrame, gap_seconds: float) -> pd.DataFrame:
 def read_diginetica(path: str | Path) -> StoreData:
     """Read DIGINETICA ``train-item-views.csv`` (or its sample) as anonymous-capable views.
 
-    The time of a view is its event date (midnight UTC) plus ``timeframe`` milliseconds;
-    anonymous sessions get the user id ``anon-<session_id>``.
+    The header may use the competition's spelling (``sessionId;userId;itemId;...``) or the
+    sample's (``session_id;user_id;item_id;...``). The time of a view is its event date
+    (midnight UTC) plus ``timeframe`` milliseconds; anonymous sessions get the user id
+    ``anon-<session_id>``.
     """
     path = Path(path)
-    raw = read_table(path)
+    raw = _canonical_header(read_table(path), DIGINETICA_COLUMNS)
     require_columns(raw, DIGINETICA_COLUMNS, str(path))
     for column in ("session_id", "item_id", "eventdate"):
         require_values(raw[column], path=path, column=column)
@@ -134,3 +165,142 @@ def read_retailrocket(events_path: str | Path, gap_minutes: float = 30.0) -> Sto
         source=str(path),
         read_issues=+issues,
     )
+
+
+def read_session_events(path: str | Path, gap_minutes: float = 30.0) -> StoreData:
+    """Read a generic CSV/TSV of events whose header names item, time and session or user.
+
+    Columns are found by :data:`SESSION_ALIASES`. Without a session column, each user's
+    events are cut into sessions at pauses longer than ``gap_minutes``; without a user
+    column, the session is the (anonymous) user. Times are epoch seconds or milliseconds, or
+    dates. An ``event`` column is read through :data:`EVENT_NAMES`; unknown names are kept and
+    counted in ``read_issues["unknown_event"]``, and events are ``view`` without the column.
+    Empty ids and unreadable times are a :class:`DataError` naming the line and column.
+    """
+    path = Path(path)
+    raw = read_table(path)
+    columns = _session_columns(raw, path)
+    for key in ("item_id", "timestamp", "session_id", "user_id"):
+        if key in columns:
+            require_values(raw[columns[key]], path=path, column=columns[key])
+    seconds = _event_times(raw[columns["timestamp"]], path=path, column=columns["timestamp"])
+    issues: Counter[str] = Counter()
+    frame = pd.DataFrame({"item_id": raw[columns["item_id"]], "timestamp": seconds})
+    if "event" in columns:
+        names = raw[columns["event"]].astype("string").str.strip()
+        events = names.str.lower().map(EVENT_NAMES)
+        unknown = events.isna() & names.notna()
+        issues["unknown_event"] = int(unknown.sum())
+        frame["event"] = events.where(~unknown, names).fillna("view")
+    else:
+        frame["event"] = "view"
+    if "session_id" in columns:
+        frame["session_id"] = raw[columns["session_id"]].astype("string").str.strip()
+        if "user_id" in columns:
+            frame["user_id"] = raw[columns["user_id"]]
+        else:
+            frame["user_id"] = ANONYMOUS_PREFIX + frame["session_id"]
+    else:
+        frame["user_id"] = raw[columns["user_id"]].astype("string").str.strip()
+        frame = sessionize(frame, gap_minutes * 60.0)
+    return StoreData(
+        name=path.name.split(".")[0],
+        interactions=conform_interactions(frame),
+        source=str(path),
+        read_issues=+issues,
+    )
+
+
+def _event_times(values: pd.Series, *, path: Path, column: str) -> pd.Series:
+    """Epoch seconds of a time column; the first unreadable cell is a DataError.
+
+    A column that is mostly numbers is numeric (seconds, or milliseconds by magnitude), so a
+    stray word in it is reported where it is rather than turning every cell into a date.
+    """
+    numbers = pd.to_numeric(values, errors="coerce")
+    if 2 * int(numbers.notna().sum()) >= len(values):
+        seconds, _ = parse_timestamps(numbers.astype("float64"))
+    else:
+        seconds, _ = parse_timestamps(values)
+    if seconds.isna().any():
+        pos = int(np.flatnonzero(seconds.isna().to_numpy())[0])
+        raise DataError(
+            f"expected a time (epoch seconds or milliseconds, or a date), got {values.iloc[pos]!r}",
+            path=path,
+            line=pos + 2,
+            column=column,
+        )
+    return seconds
+
+
+def session_layout(path: str | Path) -> str:
+    """``"diginetica"``, ``"retailrocket"`` or ``"events"`` (generic), from a file's header."""
+    path = Path(path)
+    header = {_spelling(c) for c in _header(path)}
+    if {_spelling(c) for c in DIGINETICA_COLUMNS} <= header:
+        return "diginetica"
+    if {_spelling(c) for c in RETAILROCKET_COLUMNS} <= header:
+        return "retailrocket"
+    return "events"
+
+
+def read_session_file(path: str | Path, gap_minutes: float = 30.0) -> StoreData:
+    """Read a session file of any layout :func:`session_layout` recognises."""
+    layout = session_layout(path)
+    if layout == "diginetica":
+        return read_diginetica(path)
+    if layout == "retailrocket":
+        return read_retailrocket(path, gap_minutes=gap_minutes)
+    return read_session_events(path, gap_minutes=gap_minutes)
+
+
+def _header(path: Path) -> list[str]:
+    """The column names on a table file's first line (gzip or plain text)."""
+    if not path.is_file():
+        raise MissingDataError("file not found", path=path)
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            line = handle.readline().rstrip("\r\n")
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read the header: {exc}", path=path) from exc
+    if any(s.lower() == ".tsv" for s in path.suffixes):
+        return line.split("\t")
+    separator = max(_SEPARATORS, key=line.count)
+    return line.split(separator)
+
+
+def _session_columns(raw: pd.DataFrame, path: Path) -> dict[str, str]:
+    """Canonical name -> source column of a generic event table; required ones or an error."""
+    by_spelling = {_spelling(c): c for c in raw.columns}
+    found: dict[str, str] = {}
+    for canon, spellings in SESSION_ALIASES.items():
+        match = next(
+            (by_spelling[_spelling(s)] for s in spellings if _spelling(s) in by_spelling), None
+        )
+        if match is not None and match not in found.values():
+            found[canon] = match
+    missing = [c for c in ("item_id", "timestamp") if c not in found]
+    if "session_id" not in found and "user_id" not in found:
+        missing.append("session_id (or user_id)")
+    if missing:
+        accepted = "; ".join(f"{c}: {', '.join(SESSION_ALIASES[c.split(' ')[0]])}" for c in missing)
+        raise DataError(
+            f"missing column(s) {missing} (accepted spellings: {accepted}); "
+            f"found {list(raw.columns)}",
+            path=path,
+        )
+    return found
+
+
+def _canonical_header(raw: pd.DataFrame, canonical: tuple[str, ...]) -> pd.DataFrame:
+    """``raw`` with columns spelled like ``canonical`` (``sessionId`` -> ``session_id``)."""
+    wanted = {_spelling(c): c for c in canonical}
+    return raw.rename(columns={c: wanted.get(_spelling(c), c) for c in raw.columns})
+
+
+def _spelling(name: object) -> str:
+    """A column name reduced for matching: lower case, no underscores or spaces."""
+    return str(name).strip().lower().replace("_", "").replace(" ", "")

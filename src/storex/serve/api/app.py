@@ -14,7 +14,7 @@ from storex.config import Settings, load_settings
 from storex.serve import web
 from storex.serve.api.errors import install_error_handlers
 from storex.serve.api.middleware import AccessLogMiddleware
-from storex.serve.api.routes import items, ratings, recommendations, system, users
+from storex.serve.api.routes import items, ratings, recommendations, sessions, system, users
 from storex.serve.api.schemas import ERROR_RESPONSES
 from storex.serve.api.service import Service
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     )
     app.state.service = service
     # the busiest routes first: a request is matched against the routes in this order
-    for module in (recommendations, ratings, users, items, system):
+    for module in (recommendations, ratings, users, items, system, sessions):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web.router)  # the storefront at / and the dashboard at /dashboard
     install_error_handlers(app)

@@ -1,0 +1,223 @@
+"""The session model: item graph encoder, session readout and scoring over all items.
+
+Item inputs are a learned id embedding plus a projection of the item's Laplacian positional
+encoding. The encoder (GraphSAGE, GAT or graph transformer) turns them into item states over
+the co-occurrence graph; the readout turns a session's steps into one vector; every item is
+scored by the cosine of its state with that vector times ``scale`` (normalised scores train
+better on small data and keep the softmax temperature one number), plus a learned bonus for
+the items already in the session (:meth:`SessionGraphModule.repeat_bonus`).
+
+Propagation (:meth:`SessionGraphModule.item_states`), session encoding and scoring are kept
+apart: training runs all three, while serving and the ONNX export compute the item states
+once and reuse them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from storex.errors import ConfigError
+from storex.sessions.encoders import ENCODER_KINDS, ItemEncoder, make_item_encoder
+from storex.sessions.graph import ItemGraph
+from storex.sessions.positional import random_sign_flip
+from storex.sessions.readout import SessionReadout
+from storex.sessions.samples import PAD
+
+LOSSES = ("full", "sampled")
+
+
+@dataclass(frozen=True)
+class SessionModelConfig:
+    """Hyperparameters of a session model and its training.
+
+    Attributes
+    ----------
+    encoder
+        ``graphsage``, ``gat`` or ``graph_transformer``.
+    dim, layers, heads
+        Width, encoder layers and attention heads (GAT and transformer).
+    feed_forward
+        The transformer's feed-forward sub-layer (the reference recipe leaves it out).
+    pe_dim
+        Laplacian positional encoding width (0: none).
+    dropout
+        In the encoder and the readout.
+    repeat_bonus
+        Learn a bonus, by recency, for items already in the session (see
+        :meth:`SessionGraphModule.repeat_bonus`).
+    scale
+        Cosine scores are multiplied by it (the inverse softmax temperature).
+    loss
+        ``full`` softmax over every item, or ``sampled`` against ``negatives`` shared items.
+    lr, weight_decay, batch_size, epochs, patience
+        Adam and the loop; early stopping watches ``metric`` on valid every epoch.
+    seed, threads
+        Randomness of the whole fit; CPU threads of torch.
+    """
+
+    encoder: str = "graph_transformer"
+    dim: int = 64
+    layers: int = 2
+    heads: int = 2
+    feed_forward: bool = False
+    pe_dim: int = 16
+    dropout: float = 0.3
+    repeat_bonus: bool = True
+    scale: float = 12.0
+    loss: str = "full"
+    negatives: int = 1024
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    batch_size: int = 512
+    epochs: int = 40
+    patience: int = 5
+    metric: str = "ndcg@10"
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODER_KINDS:
+            raise ConfigError(f"encoder must be one of {ENCODER_KINDS}, got {self.encoder!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("dim", "heads", "negatives", "batch_size", "epochs", "threads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("layers", "pe_dim", "patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.scale <= 0 or self.lr <= 0:
+            raise ConfigError("scale and lr must be > 0")
+        family, _, k = self.metric.partition("@")
+        if family not in ("recall", "ndcg", "mrr") or not k.isdigit():
+            raise ConfigError(f"metric must be recall@K, ndcg@K or mrr@K, got {self.metric!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SessionModelConfig:
+        """From settings; unknown keys are a :class:`ConfigError` naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown session model setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SessionGraphModule(nn.Module):
+    """The network of a session model (see the module docstring); ``max_length`` is the
+    window of steps the readout reads."""
+
+    encodings: Tensor
+
+    def __init__(
+        self,
+        config: SessionModelConfig,
+        num_items: int,
+        max_length: int,
+        encodings: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if config.pe_dim and (encodings is None or encodings.shape != (num_items, config.pe_dim)):
+            raise ConfigError(
+                f"pe_dim={config.pe_dim} needs positional encodings of shape "
+                f"({num_items}, {config.pe_dim})"
+            )
+        self.config = config
+        self.embedding = nn.Embedding(num_items, config.dim)
+        self.register_buffer(
+            "encodings",
+            encodings.float()
+            if config.pe_dim and encodings is not None
+            else torch.zeros(num_items, 0),
+        )
+        self.project_pe = (
+            nn.Linear(config.pe_dim, config.dim, bias=False) if config.pe_dim else None
+        )
+        self.encoder: ItemEncoder = make_item_encoder(
+            config.encoder,
+            config.dim,
+            config.layers,
+            heads=config.heads,
+            feed_forward=config.feed_forward,
+            dropout=config.dropout,
+        )
+        self.readout = SessionReadout(config.dim, max_length, dropout=config.dropout)
+        self.repeat = nn.Parameter(torch.zeros(max_length)) if config.repeat_bonus else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.embedding.weight, std=0.1)
+        if self.project_pe is not None:
+            self.project_pe.reset_parameters()
+        self.encoder.reset_parameters()
+        self.readout.reset_parameters()
+        if self.repeat is not None:
+            nn.init.zeros_(self.repeat)
+
+    @property
+    def num_items(self) -> int:
+        return int(self.embedding.num_embeddings)
+
+    def item_states(self, graph: ItemGraph) -> Tensor:
+        """``(N, dim)`` states of every item after the graph encoder."""
+        x = self.embedding.weight
+        if self.project_pe is not None:
+            encodings = random_sign_flip(self.encodings) if self.training else self.encodings
+            x = x + self.project_pe(encodings)
+        return self.encoder(x, graph)
+
+    def encode_sessions(self, items: Tensor, events: Tensor, states: Tensor) -> Tensor:
+        """``(B, dim)`` unit-length session vectors."""
+        return F.normalize(self.readout(items, events, states), dim=-1)
+
+    def score(self, sessions: Tensor, unit_states: Tensor, items: Tensor) -> Tensor:
+        """``(B, N)`` scaled cosine of every item with each session (``unit_states`` are the
+        normalised item states), plus the repeat bonus of the session's own items."""
+        return self.config.scale * sessions @ unit_states.T + self.repeat_bonus(
+            items, unit_states.shape[0]
+        )
+
+    def repeat_bonus(self, items: Tensor, num_items: int) -> Tensor:
+        """``(B, N)``: a learned bonus, by recency, for the items already in each session.
+
+        Shoppers return to products they viewed; a cosine alone cannot tell "seen a few
+        steps ago" (often the next item) from "seen just now" (never the next item, as
+        repeats are merged), so each window column carries its own bonus. Zero without the
+        option.
+        """
+        scores = torch.zeros(items.shape[0], num_items, device=items.device)
+        if self.repeat is None:
+            return scores
+        bonus = self.repeat[-items.shape[1] :].expand_as(items) * (items != PAD)
+        return scores.scatter_add(1, items.clamp(min=0), bonus)
+
+    def forward(self, items: Tensor, events: Tensor, graph: ItemGraph) -> Tensor:
+        states = self.item_states(graph)
+        sessions = self.encode_sessions(items, events, states)
+        return self.score(sessions, F.normalize(states, dim=-1), items)
+
+
+class SessionScoringModule(nn.Module):
+    """Scores from a session alone, with the item states fixed: what is exported and served."""
+
+    states: Tensor
+    unit_states: Tensor
+
+    def __init__(self, module: SessionGraphModule, states: Tensor) -> None:
+        super().__init__()
+        self.module = module
+        self.register_buffer("states", states.detach().clone())
+        self.register_buffer("unit_states", F.normalize(states.detach(), dim=-1))
+
+    def forward(self, items: Tensor, events: Tensor) -> Tensor:
+        sessions = self.module.encode_sessions(items, events, self.states)
+        return self.module.score(sessions, self.unit_states, items)
