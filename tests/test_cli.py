@@ -143,3 +143,74 @@ def wait_for(url: str, server: subprocess.Popen, log: Path) -> dict:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise AssertionError(f"no answer from {url} in 120 s")
+
+
+SMALL_SESSION_SETTINGS = """
+datasets:
+  default:
+    models:
+      graph_transformer: {dim: 16, pe_dim: 4, epochs: 2, patience: 1, threads: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def session_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A folder where `storex sessions train synthetic` ran with small settings, and its
+    summary."""
+    folder = tmp_path_factory.mktemp("sessions")
+    (folder / "sessions.yaml").write_text(SMALL_SESSION_SETTINGS)
+    done = run(
+        "sessions", "train", "synthetic", "--config", "sessions.yaml", cwd=folder, data_dir=folder
+    )
+    assert done.returncode == 0, done.stderr
+    return folder, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_sessions_train_saves_the_model_and_prints_its_report(session_trained):
+    folder, summary = session_trained
+    assert (summary["dataset"], summary["model"]) == ("synthetic", "graph_transformer")
+    saved = Path(summary["path"])
+    assert saved == Path("models", "sessions", "graph_transformer", summary["version"])
+    manifest = json.loads((folder / saved / "manifest.json").read_text())
+    assert manifest["version"] == summary["version"] and manifest["config"]["dim"] == 16
+    assert summary["training"]["epochs"] <= 2 and summary["items"] == manifest["num_items"]
+    assert 0.0 <= summary["test"]["ndcg@10"] <= summary["test"]["recall@10"] <= 1.0
+    data = summary["data"]
+    assert data["train_samples"] > 0 and data["test_samples"] > 0 and "short_sessions" in data
+
+
+def test_sessions_train_refuses_an_unknown_model(tmp_path):
+    (tmp_path / "sessions.yaml").write_text(SMALL_SESSION_SETTINGS)
+    done = run(
+        "sessions", "train", "synthetic", "--model", "rnn", "--config", "sessions.yaml",
+        cwd=tmp_path, data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no session model 'rnn'" in done.stderr and "graph_transformer" in done.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_serve_answers_sessions_from_the_newest_session_model(session_trained):
+    """`storex serve` with no option finds the session model under ./models/sessions."""
+    folder, summary = session_trained
+    port = free_port()
+    env = {**os.environ, "STOREX_DATA_DIR": str(folder)}
+    with (folder / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [*STOREX, "serve", "--port", str(port)], cwd=folder, env=env, stderr=log
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = wait_for(f"{base}/api/health", server, folder / "serve.log")
+        assert health["session_model_loaded"]
+        assert health["session_model_version"] == summary["version"]
+        items = json.loads((folder / summary["path"] / "items.json").read_text())
+        known = list(items)[:2]  # {external id: index}
+        answer = httpx.post(f"{base}/recommend", json={"session_items": known, "k": 5})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["strategy"] == "session_model" and len(body["items"]) == 5
+        assert body["model_version"] == summary["version"] and body["unknown_items"] == []
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from storex.config import load_settings
+from storex.config import ServeSettings, load_settings
 from storex.errors import ConfigError
 
 
@@ -104,3 +104,50 @@ def test_bad_service_settings_name_the_field(monkeypatch, tmp_path, serve, field
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=field):
         load_settings(serve=serve)
+
+
+def _session_model(models_dir: Path, model: str, version: str) -> Path:
+    """A folder laid out like a saved session model (the settings look at the manifest)."""
+    folder = models_dir / "sessions" / model / version
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    return folder
+
+
+def test_session_model_defaults_to_the_newest_under_models_dir(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STOREX_MODELS_DIR", str(tmp_path / "models"))
+    assert load_settings().serve.session_model_dir is None  # nothing trained yet
+    assert load_settings().serve.session_backend == "torch"
+    _session_model(tmp_path / "models", "graph_transformer", "20240101T000000Z")
+    newest = _session_model(tmp_path / "models", "gat", "20240301T000000Z")
+    _session_model(tmp_path / "models", "graphsage", "20240201T000000Z")
+    (tmp_path / "models" / "sessions" / "gat" / "20250101T000000Z").mkdir()  # no manifest
+    assert load_settings().serve.session_model_dir == newest
+    assert load_settings(serve=ServeSettings(port=9)).serve.session_model_dir == newest
+    elsewhere = tmp_path / "other"
+    _session_model(elsewhere, "gat", "20200101T000000Z")
+    assert load_settings(models_dir=elsewhere).serve.session_model_dir == (
+        elsewhere / "sessions" / "gat" / "20200101T000000Z"
+    )
+
+
+def test_a_named_or_disabled_session_model_wins_over_the_newest(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STOREX_MODELS_DIR", str(tmp_path / "models"))
+    _session_model(tmp_path / "models", "gat", "20240301T000000Z")
+    monkeypatch.setenv("STOREX_SERVE__SESSION_MODEL_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv("STOREX_SERVE__SESSION_BACKEND", "onnx")
+    serve = load_settings().serve
+    assert (serve.session_model_dir, serve.session_backend) == (tmp_path / "mine", "onnx")
+    monkeypatch.setenv("STOREX_SERVE__SESSION_MODEL_DIR", "")
+    assert load_settings().serve.session_model_dir is None
+    monkeypatch.delenv("STOREX_SERVE__SESSION_MODEL_DIR")
+    Path("config.yaml").write_text("serve:\n  session_model_dir: null\n")
+    assert load_settings().serve.session_model_dir is None
+
+
+def test_unknown_session_backend_names_the_field(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"serve\.session_backend"):
+        load_settings(serve={"session_backend": "tensorrt"})

@@ -25,6 +25,8 @@ data_app = typer.Typer(help="Read, generate and prepare data sets.")
 app.add_typer(data_app, name="data")
 db_app = typer.Typer(help="The service's database.")
 app.add_typer(db_app, name="db")
+sessions_app = typer.Typer(help="Session-based recommendations for anonymous visitors.")
+app.add_typer(sessions_app, name="sessions")
 
 err_console = Console(stderr=True)
 
@@ -139,6 +141,7 @@ def data_synth(
 
 
 DEMO_MODELS = ("graphsage", "lightgcn")
+DEMO_SESSION_MODEL = "graph_transformer"
 
 
 @app.command()
@@ -153,13 +156,23 @@ def demo(
     """The main job on the embedded synthetic store: no network, no data folder needed.
 
     Prepares the store, trains the GNN models beside Random and MostPopular, evaluates them
-    on test and writes a model bundle with its report per model.
+    on test and writes a model bundle with its report per model; then trains the store's
+    session model (for POST /recommend) under <models_root>/sessions/.
     """
     settings = _settings()
     prepared = _run_prepare("synthetic", out, settings)
     models = models_root or settings.models_dir
     summary = _train(out, "synthetic", list(DEMO_MODELS), models, config=None)
-    _emit({"demo": str(out), "data": prepared, **summary, "next": "storex serve"})
+    sessions = _train_sessions("synthetic", DEMO_SESSION_MODEL, None, None, models, settings)
+    _emit(
+        {
+            "demo": str(out),
+            "data": prepared,
+            **summary,
+            "sessions": sessions,
+            "next": "storex serve",
+        }
+    )
 
 
 @app.command()
@@ -182,6 +195,27 @@ def train(
     artifacts, dataset = _artifacts_for(source, settings)
     models = out or settings.models_dir
     _emit(_train(artifacts, dataset, model or ["graphsage"], models, config=config))
+
+
+@sessions_app.command("train")
+def sessions_train(
+    dataset: Annotated[
+        str, typer.Argument(help="Data set name (diginetica-sample, synthetic, ...) or path.")
+    ],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model entry of the settings file.")
+    ] = DEMO_SESSION_MODEL,
+    config: Annotated[
+        Path | None, typer.Option(help="Session settings YAML (default configs/sessions.yaml).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Model folder (default <models_dir>/sessions/<model>/<version>)."),
+    ] = None,
+) -> None:
+    """Train a session model with its tuned settings, score it on test and save it."""
+    settings = _settings()
+    _emit(_train_sessions(dataset, model, config, out, settings.models_dir, settings))
 
 
 @app.command("evaluate")
@@ -330,6 +364,37 @@ def _train(
         "dataset": dataset,
         "bundles": bundles,
         "results": [r.summary(dataset) for r in results],
+    }
+
+
+def _train_sessions(
+    dataset: str,
+    model: str,
+    config: Path | None,
+    out: Path | None,
+    models_root: Path,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Train, save and test one session model; the summary holds the data counts too."""
+    from storex.config import SESSION_MODELS_FOLDER
+    from storex.sessions import evaluate_next_item, train_session_model
+
+    with err_console.status(f"training session model {model} on {dataset}"):
+        fitted, data = train_session_model(
+            dataset, model, settings_path=config, cache_dir=settings.cache_dir / "sessions"
+        )
+    folder = out or models_root / SESSION_MODELS_FOLDER / model / fitted.version_
+    fitted.save(folder)
+    test = data.samples["test"]
+    return {
+        "dataset": data.name,
+        "model": model,
+        "path": str(folder),
+        "version": fitted.version_,
+        "items": fitted.num_items,
+        "training": fitted.training_,
+        "test": evaluate_next_item(fitted, test) if len(test) else None,
+        "data": data.report,
     }
 
 

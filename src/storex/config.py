@@ -8,7 +8,8 @@ The service's settings are the ``serve`` section: ``STOREX_SERVE__DATABASE_URL``
 ``STOREX_SERVE__API_KEY``, ``STOREX_SERVE__CORS_ORIGINS`` (a JSON list),
 ``STOREX_SERVE__HOST``, ``STOREX_SERVE__PORT``, ``STOREX_SERVE__MODEL_NAME``,
 ``STOREX_SERVE__REDIS_URL``, ``STOREX_SERVE__CACHE_ENTRIES``,
-``STOREX_SERVE__CACHE_TTL_SECONDS``, ``STOREX_SERVE__SEED_DATABASE``; bundles are read from
+``STOREX_SERVE__CACHE_TTL_SECONDS``, ``STOREX_SERVE__SEED_DATABASE``,
+``STOREX_SERVE__SESSION_MODEL_DIR``, ``STOREX_SERVE__SESSION_BACKEND``; bundles are read from
 ``STOREX_MODELS_DIR`` and the log level is ``STOREX_LOG_LEVEL`` for every part.
 """
 
@@ -31,6 +32,8 @@ from pydantic_settings import (
 from storex.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///storex.db"
+SESSION_MODELS_FOLDER = "sessions"  # under models_dir: <model>/<version>/ per trained model
+SESSION_MODEL_MARKER = "manifest.json"
 _SERVE_ENV = "STOREX_SERVE_"
 SplitStrategy = Literal["random", "temporal", "leave-last-out", "cold-users", "cold-items"]
 
@@ -114,6 +117,20 @@ class ServeSettings(_Section):
     )
     cache_entries: int = Field(default=10_000, ge=1)
     cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    session_model_dir: Path | None = Field(
+        default=None,
+        description="Session model folder for POST /recommend; left unset: the newest under "
+        "<models_dir>/sessions/; none there, null or empty: session recommendations are off.",
+    )
+    session_backend: Literal["torch", "onnx"] = Field(
+        default="torch", description="Score sessions with PyTorch or ONNX Runtime."
+    )
+
+    @field_validator("session_model_dir", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: Any) -> Any:
+        """``STOREX_SERVE__SESSION_MODEL_DIR=`` turns session recommendations off."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("api_key")
     @classmethod
@@ -158,6 +175,32 @@ class Settings(BaseSettings):
             raise ValueError(f"not settings: {names}; the service's settings nest with '__'")
         return values
 
+    @model_validator(mode="before")
+    @classmethod
+    def _newest_session_model(cls, values: Any) -> Any:
+        """Fill ``serve.session_model_dir`` with the newest trained one unless it is given
+        (an explicit null turns session recommendations off)."""
+        if not isinstance(values, dict):
+            return values
+        serve = values.get("serve")
+        if isinstance(serve, ServeSettings):
+            given = serve.model_fields_set
+        elif serve is None or isinstance(serve, dict):
+            given = set(serve or {})
+        else:
+            return values  # not a section: validation names the field
+        if "session_model_dir" in given:
+            return values
+        models_dir = Path(values.get("models_dir") or cls.model_fields["models_dir"].default)
+        newest = newest_session_model(models_dir)
+        if newest is None:
+            return values
+        if isinstance(serve, ServeSettings):
+            serve = serve.model_copy(update={"session_model_dir": newest})
+        else:
+            serve = {**(serve or {}), "session_model_dir": newest}
+        return {**values, "serve": serve}
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -180,6 +223,13 @@ def _setting_variable(flat: str) -> str:
     if field in ("models_dir", "log_level"):  # shared by every part, not the service's own
         return f"STOREX_{field.upper()}"
     return f"{_SERVE_ENV}_{field.upper()}"
+
+
+def newest_session_model(models_dir: Path) -> Path | None:
+    """The most recent ``<models_dir>/sessions/<model>/<version>/`` (versions sort by time)."""
+    root = models_dir / SESSION_MODELS_FOLDER
+    found = sorted(root.glob(f"*/*/{SESSION_MODEL_MARKER}"), key=lambda p: p.parent.name)
+    return found[-1].parent if found else None
 
 
 def config_file() -> Path | None:

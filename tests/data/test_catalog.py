@@ -169,3 +169,24 @@ def test_synthetic_name(tmp_path: Path) -> None:
         pytest.skip("storex.data.synthetic has no generate_store yet")
     data = load_dataset("synthetic", data_dir=tmp_path)
     assert len(data.interactions) > 0 and data.items is not None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "sessionId;userId;itemId;timeframe;eventdate",  # the competition's train-item-views.csv
+        "session_id;user_id;item_id;timeframe;eventdate",  # the SR-GNN sample
+    ],
+)
+def test_diginetica_is_recognised_in_either_spelling(tmp_path: Path, header: str) -> None:
+    (tmp_path / "train-item-views.csv").write_text(f"{header}\n1;NA;5;10;2016-05-09\n")
+    assert detect_layout(tmp_path / "train-item-views.csv") == "diginetica"
+    assert detect_layout(tmp_path) == "diginetica"
+    data = load_dataset(tmp_path)
+    assert data.interactions["session_id"].tolist() == ["1"]
+    assert data.interactions["user_id"].tolist() == ["anon-1"]
+
+
+def test_a_table_with_only_some_retailrocket_columns_is_tabular(tmp_path: Path) -> None:
+    (tmp_path / "clicks.csv").write_text("visitorid,event,item_id,user_id\n2,view,3,u\n")
+    assert detect_layout(tmp_path / "clicks.csv") == "tabular"

@@ -1,28 +1,37 @@
 """The session endpoints: POST /recommend and /recommend/batch, with their error cases.
 
-The application is the real one (``create_app``) without its lifespan, so no database is
-opened; the session model is placed in ``app.state.session_recommender`` as the service
-will do once a setting names it.
+Most tests use the real application (``create_app``) without its lifespan, so no database is
+opened, and place the session model in ``app.state.session_recommender`` themselves; the last
+ones start the whole service on a real server and let it load the model its settings name.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from storex.serve.api import create_app
 from storex.sessions import SessionEngine, SessionRecommender
+from tests.serve.test_api_support import serving, settings
 from tests.sessions.conftest import small_config
 from tests.sessions.planted import planted_dataset, successor
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> SessionEngine:
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session model trained on the planted store, saved."""
     cache = tmp_path_factory.mktemp("pe-cache")
     model = SessionRecommender(small_config()).fit(planted_dataset(), cache_dir=cache)
-    return SessionEngine.load(model.save(tmp_path_factory.mktemp("models") / "sessions"))
+    return model.save(tmp_path_factory.mktemp("models") / "sessions")
+
+
+@pytest.fixture(scope="module")
+def engine(saved: Path) -> SessionEngine:
+    return SessionEngine.load(saved)
 
 
 @pytest.fixture
@@ -129,3 +138,61 @@ def test_without_a_session_model_the_routes_answer_503() -> None:
 def test_routes_are_in_the_openapi_schema(api: TestClient) -> None:
     paths = api.get("/openapi.json").json()["paths"]
     assert "post" in paths["/recommend"] and "post" in paths["/recommend/batch"]
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_the_service_loads_the_configured_session_model(
+    saved: Path, engine: SessionEngine, sqlite_url: str, tmp_path: Path, backend: str
+) -> None:
+    folder = shutil.copytree(saved, tmp_path / "session-model")  # onnx exports into it
+    config = settings(
+        sqlite_url, tmp_path / "models", session_model_dir=folder, session_backend=backend
+    )
+    with serving(config) as api:
+        health = api.get("/api/health").json()
+        assert health["session_model_loaded"] and health["session_model_version"]
+        assert health["session_model_version"] == engine.version
+        answer = api.post("/recommend", json={"session_items": ["p20", "p21"], "k": 3})
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["strategy"] == "session_model" and body["model_version"] == engine.version
+        expected = engine.recommend(["p20", "p21"], 3).items
+        assert [i["item_id"] for i in body["items"]] == expected
+        assert expected[0] == successor("p21")
+    assert (folder / "model.onnx").is_file() == (backend == "onnx")
+
+
+def test_a_broken_session_model_is_named_and_the_rest_still_serves(
+    saved: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    folder = shutil.copytree(saved, tmp_path / "broken")
+    (folder / "weights.pt").unlink()
+    with serving(settings(sqlite_url, tmp_path / "models", session_model_dir=folder)) as api:
+        health = api.get("/api/health")
+        assert health.status_code == 200 and health.json()["database"]
+        assert health.json()["session_model_loaded"] is False
+        assert health.json()["session_model_version"] is None
+        for path, body in [
+            ("/recommend", {"session_items": ["p1"]}),
+            ("/recommend/batch", {"sessions": [{"session_items": ["p1"]}]}),
+        ]:
+            answer = api.post(path, json=body)
+            assert answer.status_code == 503
+            detail = answer.json()["detail"]
+            assert detail.startswith("session model not loaded: ")
+            assert str(folder) in detail and "weights.pt" in detail
+        # the rest of the service is up: the catalog answers from the (empty) database
+        items = api.get("/api/items", params={"limit": 1})
+        assert items.status_code == 200 and items.json()["total"] == 0
+
+
+def test_without_a_configured_session_model_the_service_says_so(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with serving(settings(sqlite_url, tmp_path / "models")) as api:
+        assert api.get("/api/health").json()["session_model_loaded"] is False
+        answer = api.post("/recommend", json={"session_items": ["p1"]})
+        assert answer.status_code == 503
+        assert answer.json()["detail"] == (
+            "no session model is loaded: session recommendations are off"
+        )

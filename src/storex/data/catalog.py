@@ -17,7 +17,7 @@ from storex.config import load_settings
 from storex.data.readers.amazon import read_amazon
 from storex.data.readers.lightgcn import read_lightgcn
 from storex.data.readers.movielens import read_movielens
-from storex.data.readers.sessions import DIGINETICA_COLUMNS, read_diginetica, read_retailrocket
+from storex.data.readers.sessions import read_diginetica, read_retailrocket, session_layout
 from storex.data.readers.tabular import read_tabular
 from storex.data.schema import StoreData
 from storex.errors import DataError, MissingDataError
@@ -235,12 +235,8 @@ def _file_layout(path: Path) -> str:
     if name.endswith(_TABLE_SUFFIXES):
         if name.endswith(".parquet"):
             return "tabular"
-        header = _first_line(path).strip().lower()
-        if header == ";".join(DIGINETICA_COLUMNS):
-            return "diginetica"
-        if "visitorid" in header and "event" in header:
-            return "retailrocket"
-        return "tabular"
+        layout = session_layout(path)  # DIGINETICA in either spelling, RetailRocket
+        return layout if layout in ("diginetica", "retailrocket") else "tabular"
     raise DataError(
         "file type not recognised: expected .csv/.tsv/.parquet, JSON lines (.json/.jsonl, "
         "optionally .gz), u.data, ratings.dat or train.txt",

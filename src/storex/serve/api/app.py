@@ -24,8 +24,9 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
 
     ``settings`` defaults to the process settings (:func:`storex.config.load_settings`);
     the service reads their ``serve`` section, ``models_dir`` and ``data_dir``.
-    ``freeze_heap`` is for a process that serves this app alone (see
-    :meth:`Service._settle_heap`).
+    The session model (``serve.session_model_dir``) is loaded with the rest and placed in
+    ``app.state.session_recommender``. ``freeze_heap`` is for a process that serves this app
+    alone (see :meth:`Service._settle_heap`).
     """
     settings = settings or load_settings()
     service = Service(settings, freeze_heap=freeze_heap)
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
+        app.state.session_recommender = service.session_recommender  # what /recommend reads
         try:
             yield
         finally:

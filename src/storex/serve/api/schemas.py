@@ -254,6 +254,10 @@ class Health(BaseModel):
     model_loaded: bool
     model_version: str | None
     graph: GraphState | None
+    session_model_loaded: bool = Field(
+        False, description="Whether POST /recommend answers from a session model."
+    )
+    session_model_version: str | None = None
 
 
 class ModelInfo(BaseModel):

@@ -5,6 +5,9 @@ set (``serve.seed_database``), the current bundle is loaded, the engine gets the
 from the items table, and every stored change the bundle does not know (users registered
 and ratings given after training) is replayed into it, so live state survives restarts.
 Without a bundle the service still runs; recommendations then come from the database.
+The session model (``serve.session_model_dir``) is loaded beside the bundle; one that cannot
+be loaded leaves the rest of the service running and its routes answering 503 with the
+reason (:class:`SessionModelUnavailable`).
 
 Reads run in read-only sessions (on SQLite they take no lock); writes in read-write ones.
 Every user stored when the engine was primed, and every user found in the database and made
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from storex.bundle import ModelBundle
 from storex.config import Settings
+from storex.errors import StorexError
 from storex.serve.api.cards import Card, ItemCards
 from storex.serve.api.errors import ModelUnavailableError
 from storex.serve.api.lookup import find_user
@@ -56,6 +60,7 @@ from storex.serve.engine import (
     UnknownIdError,
 )
 from storex.serve.seed import seed_database
+from storex.sessions.engine import SessionEngine, SessionRecommendations
 
 log = logging.getLogger(__name__)
 PROFILE = ("age", "gender", "occupation", "zip")
@@ -78,6 +83,7 @@ class Service:
         self.holder: EngineHolder | None = None
         self.replayed: dict[str, int] = {}
         self.seeded: dict[str, Any] | None = None
+        self.session_recommender: SessionEngine | SessionModelUnavailable | None = None
         self._cache: RecommendationCache | None = None
         self._synced: set[str] = set()
         self._ready: set[str] = set()
@@ -98,6 +104,7 @@ class Service:
                 if bundle is not None and self.settings.serve.seed_database:
                     self.seeded = seed_database(self.db, bundle, self.settings.data_dir)
                 self._serve(bundle)
+            self.session_recommender = self._load_session_model()
         finally:
             if self.freeze_heap:
                 gc.enable()
@@ -194,6 +201,23 @@ class Service:
         self.replayed = {**self._prime(engine), **engine.warm()}
         self.holder = EngineHolder(engine)
         log.info("serving %s version %s (%s)", bundle.model.name, engine.version, self.replayed)
+
+    def _load_session_model(self) -> SessionEngine | SessionModelUnavailable | None:
+        """The configured session model; a broken one is logged and refused, not fatal."""
+        folder = self.settings.serve.session_model_dir
+        if folder is None:
+            log.info("no session model: session recommendations are off")
+            return None
+        backend = self.settings.serve.session_backend
+        try:
+            engine = SessionEngine.load(folder, backend=backend)
+        except (StorexError, ImportError, OSError) as exc:  # ONNX Runtime may be missing
+            problem = str(exc) if str(folder) in str(exc) else f"{folder}: {exc}"
+            unavailable = SessionModelUnavailable(f"session model not loaded: {problem}")
+            log.error("%s", unavailable.reason)
+            return unavailable
+        log.info("serving session model %s version %s (%s)", folder, engine.version, backend)
+        return engine
 
     def _make_cache(self) -> RecommendationCache:
         if self._cache is None:
@@ -314,6 +338,20 @@ class Service:
             holder.add_item(item, _item_row(_item_record(row)))
             self.cards.put(row)
             holder.add_rating(user, item, rating, event=event, at=at)
+
+
+class SessionModelUnavailable:
+    """Stands in for a session model that failed to load: every call is refused with the
+    reason, so POST /recommend answers 503 naming the folder instead of a generic message."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def recommend(self, *args: Any, **kwargs: Any) -> SessionRecommendations:
+        raise ModelUnavailableError(self.reason)
+
+    def recommend_batch(self, *args: Any, **kwargs: Any) -> list[SessionRecommendations]:
+        raise ModelUnavailableError(self.reason)
 
 
 def profile(user: User) -> dict[str, Any]:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 import storex
 from storex.serve.api.deps import AdminKey, HolderDep, ServiceDep
 from storex.serve.api.schemas import GraphState, Health, ModelChange, ModelInfo
 from storex.serve.db import ping
+from storex.sessions.engine import SessionEngine
 
 router = APIRouter(tags=["system"])
 log = logging.getLogger(__name__)
 
 
 @router.get("/api/health", response_model=Health, responses={503: {"model": Health}})
-def health(service: ServiceDep) -> JSONResponse:
+def health(service: ServiceDep, request: Request) -> JSONResponse:
     """200 while the database answers (status ``degraded`` without a model), else 503."""
     try:
         with service.read_session() as session:
@@ -41,6 +42,8 @@ def health(service: ServiceDep) -> JSONResponse:
         )
     service.metrics.model_loaded.set(holder is not None)
     status = "ok" if database and holder is not None else "degraded" if database else "down"
+    sessions = getattr(request.app.state, "session_recommender", None)
+    session_engine = sessions if isinstance(sessions, SessionEngine) else None
     body = Health(
         status=status,
         version=storex.__version__,
@@ -48,6 +51,8 @@ def health(service: ServiceDep) -> JSONResponse:
         model_loaded=holder is not None,
         model_version=None if holder is None else holder.version,
         graph=graph,
+        session_model_loaded=session_engine is not None,
+        session_model_version=None if session_engine is None else session_engine.version,
     )
     return JSONResponse(body.model_dump(), status_code=200 if database else 503)
 
