@@ -47,7 +47,7 @@ def test_held_out_pairs_do_not_travel(bundle, tmp_path):
 
 
 def test_missing_bundle_is_named(tmp_path):
-    with pytest.raises(MissingDataError, match="bundle.json"):
+    with pytest.raises(MissingDataError, match=r"bundle\.json"):
         ModelBundle.load(tmp_path)
 
 
