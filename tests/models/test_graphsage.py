@@ -75,9 +75,12 @@ def test_forward_shapes_and_heads_agree(head: str, batch_norm: bool) -> None:
     assert module.predict_rating(user_emb[users], item_emb[items]).shape == (3,)
 
 
-def test_sparse_aggregation_equals_edge_messages() -> None:
+@pytest.mark.parametrize("aggr", ["mean", "sum"])
+def test_sparse_aggregation_equals_edge_messages(aggr: str) -> None:
+    """Checkerboard has more users than items: the neighbour weight acts before aggregation
+    towards users and after it towards items, both as SAGEConv does on edges."""
     data = checkerboard()
-    module = GraphSAGEModel(embedding_dim=8, aggr="mean").build_module(data.spec).eval()
+    module = GraphSAGEModel(embedding_dim=8, aggr=aggr).build_module(data.spec).eval()
     graph = graph_of(data)
     fast = module(graph)
     module.edges = lambda g: {"to_item": g.edge_index, "to_user": g.edge_index.flip(0)}
@@ -85,10 +88,39 @@ def test_sparse_aggregation_equals_edge_messages() -> None:
     torch.testing.assert_close(fast, slow)
 
 
+@pytest.mark.parametrize("normalize_output", [False, True])
+def test_layer_pooling_sets_the_final_embeddings(normalize_output: bool) -> None:
+    """``last`` keeps the last layer's states, ``mean`` averages every layer's, input included;
+    unit length comes after pooling."""
+    data = grouped_users(checkerboard())
+    graph = graph_of(data)
+    outputs = {}
+    for pooling in ("last", "mean"):
+        model = GraphSAGEModel(
+            embedding_dim=8, num_layers=2, layer_pooling=pooling, normalize_output=normalize_output
+        )
+        torch.manual_seed(0)
+        module = model.build_module(data.spec).eval()
+        with torch.no_grad():
+            states = module.layer_states(graph)
+            outputs[pooling] = module(graph)
+        assert len(states) == 3
+        for side in (0, 1):
+            layers = torch.stack([state[side] for state in states])
+            pooled = layers[-1] if pooling == "last" else layers.mean(0)
+            if normalize_output:
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            torch.testing.assert_close(outputs[pooling][side], pooled)
+    assert not torch.allclose(outputs["last"][0], outputs["mean"][0])
+    assert not torch.allclose(outputs["last"][1], outputs["mean"][1])
+
+
 def test_bad_configuration_raises() -> None:
     data = checkerboard()
     with pytest.raises(ConfigError, match="aggr"):
         GraphSAGEModel(aggr="median").build_module(data.spec)
+    with pytest.raises(ConfigError, match="layer_pooling"):
+        GraphSAGEModel(layer_pooling="max").build_module(data.spec)
     with pytest.raises(ConfigError, match="ids"):
         GraphSAGEModel(user_ids=False).build_module(data.spec)  # no user features either
     with pytest.raises(ConfigError, match="rating_head"):
@@ -162,8 +194,20 @@ def inductive() -> tuple[InteractionData, GraphSAGEModel]:
     return data, GraphSAGEModel(user_ids=False, **SMALL).fit(data)
 
 
-@pytest.mark.parametrize(("aggr", "num_layers"), [("mean", 2), ("sum", 1), ("max", 2)])
-def test_new_users_equal_the_model_run_on_the_grown_graph(aggr: str, num_layers: int) -> None:
+@pytest.mark.parametrize(
+    ("aggr", "num_layers", "layer_pooling", "normalize_output"),
+    [
+        ("mean", 2, "last", False),
+        ("sum", 1, "last", False),
+        ("max", 2, "last", False),
+        ("mean", 2, "mean", True),
+        ("sum", 2, "mean", False),
+        ("max", 1, "mean", True),
+    ],
+)
+def test_new_users_equal_the_model_run_on_the_grown_graph(
+    aggr: str, num_layers: int, layer_pooling: str, normalize_output: bool
+) -> None:
     data = grouped_users(checkerboard(), noise=0.5)
     train = {**TRAIN, "epochs": 3}
     model = GraphSAGEModel(
@@ -172,6 +216,8 @@ def test_new_users_equal_the_model_run_on_the_grown_graph(aggr: str, num_layers:
         user_ids=False,
         batch_norm=True,
         embedding_dim=8,
+        layer_pooling=layer_pooling,
+        normalize_output=normalize_output,
         train=train,
     ).fit(data)
     features = torch.tensor([[0.9, 0.2], [-0.3, 1.1], [0.5, 0.5]])

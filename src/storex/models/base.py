@@ -140,9 +140,9 @@ class Recommender(ABC):
         scores = self.score(users).float().clone()
         if exclude is not None:
             rows = exclude[users.numpy()].tocoo()
-            scores[torch.from_numpy(rows.row).long(), torch.from_numpy(rows.col).long()] = (
-                -torch.inf
-            )
+            scores[
+                torch.from_numpy(rows.row).long(), torch.from_numpy(rows.col).long()
+            ] = -torch.inf
         if candidates is not None:
             allowed = torch.zeros(self.num_items_, dtype=torch.bool)
             allowed[candidates] = True

@@ -37,6 +37,8 @@ from storex.models.neural import EmbeddingModule, EmbeddingRecommender, GraphInp
 Direction = Literal["to_item", "to_user"]
 DIRECTIONS: Final[tuple[Direction, Direction]] = ("to_item", "to_user")
 HeadName = Literal["dot", "mlp"]
+LayerPooling = Literal["last", "mean"]
+LAYER_POOLINGS: Final[tuple[LayerPooling, ...]] = ("last", "mean")
 
 #: New users are embedded in groups whose history items have at most this many edges in all.
 NEW_USER_EDGE_BUDGET: Final = 1 << 20
@@ -65,6 +67,7 @@ class BipartiteGNN(EmbeddingModule):
         rating_head: bool,
         rating_hidden: Sequence[int],
         normalize_output: bool = False,
+        layer_pooling: LayerPooling = "last",
         rating_offset: float = 0.0,
     ) -> None:
         super().__init__()
@@ -72,9 +75,12 @@ class BipartiteGNN(EmbeddingModule):
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         if head not in ("dot", "mlp"):
             raise ConfigError(f"head must be 'dot' or 'mlp', got {head!r}")
+        if layer_pooling not in LAYER_POOLINGS:
+            raise ConfigError(f"layer_pooling must be 'last' or 'mean', got {layer_pooling!r}")
         self.num_layers = num_layers
         self.dropout = dropout
         self.normalize_output = normalize_output
+        self.layer_pooling = layer_pooling
         self.user_input = NodeInput(
             spec.num_users, spec.user_dim, dim, use_ids=user_ids, id_dropout=id_dropout
         )
@@ -111,21 +117,33 @@ class BipartiteGNN(EmbeddingModule):
     def step(
         self, layer: int, direction: Direction, x_src: Tensor, x_dst: Tensor, edges: Any
     ) -> Tensor:
-        """One convolution, then batch norm, ReLU and dropout; after the last layer only the
-        optional scaling to unit length."""
+        """One convolution, then batch norm, ReLU and dropout (none after the last layer)."""
         out = self.convolve(layer, direction, x_src, x_dst, edges)
         if layer == self.num_layers - 1:
-            return F.normalize(out, dim=-1) if self.normalize_output else out
+            return out
         out = F.relu(self.norms[direction][layer](out))
         return F.dropout(out, self.dropout, self.training)
 
+    def readout(self, states: Sequence[Tensor]) -> Tensor:
+        """Final embeddings of one node type from its states of layers ``0 .. num_layers``:
+        the last state or, with ``layer_pooling="mean"``, the mean of all of them (as
+        LightGCN combines its layers, so every hop keeps a direct say in the score); then the
+        optional scaling to unit length."""
+        out = states[-1] if self.layer_pooling == "last" else torch.stack(list(states)).mean(0)
+        return F.normalize(out, dim=-1) if self.normalize_output else out
+
+    def embeddings(self, states: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        """User and item embeddings from the ``(user, item)`` states of every layer."""
+        return self.readout([u for u, _ in states]), self.readout([i for _, i in states])
+
     def layer_states(self, graph: GraphInputs) -> list[tuple[Tensor, Tensor]]:
-        """``(user, item)`` states of every layer, the inputs first and the outputs last."""
+        """``(user, item)`` states of every layer, the inputs first and the outputs last
+        (before :meth:`readout`)."""
         inputs = (self.user_input(graph.user_x), self.item_input(graph.item_x))
         return self._propagate(inputs, self.edges(graph))
 
     def forward(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
-        return self.layer_states(graph)[-1]
+        return self.embeddings(self.layer_states(graph))
 
     def forward_sampled(self, batch: HeteroData) -> tuple[Tensor, Tensor]:
         """States of the nodes of a neighbour-sampled batch (``mode="sampled"`` training):
@@ -135,7 +153,7 @@ class BipartiteGNN(EmbeddingModule):
             self.item_input(_batch_features(batch, ITEM, self.item_input), batch[ITEM].n_id),
         )
         edges = {"to_item": batch[RATES].edge_index, "to_user": batch[REV_RATES].edge_index}
-        return self._propagate(inputs, edges)[-1]
+        return self.embeddings(self._propagate(inputs, edges))
 
     def _propagate(
         self, inputs: tuple[Tensor, Tensor], edges: dict[Direction, Any]
@@ -207,13 +225,15 @@ class BipartiteGNN(EmbeddingModule):
         )
         to_owners = torch.stack([torch.arange(items.numel()), owners])
         users, copies = self.user_input.from_features(user_x), cached[0][1][items]
+        states = [(users, copies)]
         for layer in range(self.num_layers):
             senders = torch.cat([cached[layer][0][old_users], users])
             users, copies = (
                 self.step(layer, "to_user", copies, users, to_owners),
                 self.step(layer, "to_item", senders, copies, to_copies),
             )
-        return users, copies
+            states.append((users, copies))
+        return self.embeddings(states)
 
 
 class BipartiteRecommender(EmbeddingRecommender):
@@ -238,6 +258,9 @@ class BipartiteRecommender(EmbeddingRecommender):
     normalize_output
         Scale final embeddings to unit length (dot scores become cosines; pair it with the
         softmax loss, whose temperature then sets the sharpness).
+    layer_pooling
+        Final embedding: the last layer's state (``"last"``) or the mean of the states of
+        layers ``0 .. num_layers`` (``"mean"``, LightGCN's layer combination).
     rating_head, rating_hidden
         Also learn ``offset + MLP([u, i, u*i])`` on explicit ratings (needs
         ``train.rating_weight > 0`` or ``train.loss="mse"``); read it with
@@ -260,6 +283,7 @@ class BipartiteRecommender(EmbeddingRecommender):
         rating_head: bool = False,
         rating_hidden: Sequence[int] = (64,),
         normalize_output: bool = False,
+        layer_pooling: LayerPooling = "last",
         train: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(train)
@@ -275,6 +299,7 @@ class BipartiteRecommender(EmbeddingRecommender):
         self.rating_head = rating_head
         self.rating_hidden = tuple(rating_hidden)
         self.normalize_output = normalize_output
+        self.layer_pooling = layer_pooling
         self._rating_offset = 0.0
 
     def model_params(self) -> dict[str, Any]:
@@ -291,6 +316,7 @@ class BipartiteRecommender(EmbeddingRecommender):
             "rating_head": self.rating_head,
             "rating_hidden": list(self.rating_hidden),
             "normalize_output": self.normalize_output,
+            "layer_pooling": self.layer_pooling,
         }
 
     def module_kwargs(self) -> dict[str, Any]:
@@ -308,6 +334,7 @@ class BipartiteRecommender(EmbeddingRecommender):
             "rating_head": self.rating_head,
             "rating_hidden": self.rating_hidden,
             "normalize_output": self.normalize_output,
+            "layer_pooling": self.layer_pooling,
             "rating_offset": self._rating_offset,
         }
 
@@ -343,7 +370,7 @@ class BipartiteRecommender(EmbeddingRecommender):
         ptr[1:] = torch.cumsum(torch.bincount(data.train[1], minlength=data.num_items), 0)
         self.item_neighbors_ = (ptr, data.train[0][order].contiguous())
         self.layer_states_ = [(u.detach(), i.detach()) for u, i in states[:-1]]
-        self.set_embeddings(*states[-1])
+        self.set_embeddings(*module.embeddings(states))
 
     def predict_ratings(self, users: Tensor, items: Tensor) -> Tensor:
         """Estimated ratings of row-aligned ``(user, item)`` pairs, shape ``(B,)``; raises

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
@@ -49,9 +50,15 @@ class GraphSAGEModule(BipartiteGNN):
         self, layer: int, direction: Direction, x_src: Tensor, x_dst: Tensor, edges: Any
     ) -> Tensor:
         conv = self.convs[direction][layer]
-        if isinstance(edges, Adjacency):  # SAGEConv's own arithmetic, aggregation as a product
-            return conv.lin_l(edges.aggregate(x_src)) + conv.lin_r(x_dst)
-        return conv((x_src, x_dst), edges)
+        if not isinstance(edges, Adjacency):
+            return conv((x_src, x_dst), edges)
+        # SAGEConv's own arithmetic with aggregation as a product. Aggregation is linear, so
+        # the neighbour weight may act before it: on the senders when they are fewer.
+        if x_src.shape[0] < x_dst.shape[0]:
+            neighbours = edges.aggregate(F.linear(x_src, conv.lin_l.weight)) + conv.lin_l.bias
+        else:
+            neighbours = conv.lin_l(edges.aggregate(x_src))
+        return neighbours + conv.lin_r(x_dst)
 
     def edges(self, graph: GraphInputs) -> dict[Direction, Any]:
         """For mean and sum, sparse adjacencies: aggregation becomes one sparse-dense product
