@@ -3,23 +3,27 @@
 Tuned settings live in ``configs/<dataset>.yaml`` (layout: ``{dataset: NAME, models:
 {MODEL: {PARAM: VALUE, ..., train: {...}}}}``); a model without an entry runs with its
 defaults. Every run is evaluated on test under both protocols, beside Random and
-MostPopular trained on the same split.
+MostPopular trained on the same split; a bundle's report adds a cold-start evaluation (users
+and items held out of training entirely, see :func:`evaluate_cold_start`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from storex.bundle import ModelBundle, describe, new_version
-from storex.errors import ConfigError
-from storex.evaluate import evaluate, write_report
+from storex.errors import ConfigError, EmptyDataError
+from storex.evaluate import evaluate, evaluate_cold_items, evaluate_cold_users, write_report
+from storex.evaluate.coldstart_table import cold_start_summary
+from storex.evaluate.metrics import RATING_METRICS
 from storex.evaluate.report import BASELINES
 from storex.graph import load_manifest
 from storex.idmap import IdMap
@@ -32,16 +36,21 @@ logger = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 KS = (5, 10, 20)
 PROTOCOLS = ("reference", "strict")
+COLD_START_FRACTION = 0.1
+COLD_START_REVEAL = (0, 1, 3, 5)
+RUN_OUTPUTS = ("checkpoint_dir", "log_path", "resume")
+"""Trainer options that point at one run's files, never copied to a refit."""
 
 
 @dataclass
 class RunResult:
-    """One trained model's test results and training cost."""
+    """One trained model's test results and training cost (and cold-start results, if run)."""
 
     model: Recommender
     train_seconds: float
     evaluations: list[dict[str, Any]]
     history: list[dict[str, Any]] = field(default_factory=list)
+    cold_start: dict[str, Any] | None = None
 
     @property
     def epochs(self) -> int:
@@ -54,19 +63,31 @@ class RunResult:
         raise KeyError(protocol)
 
     def summary(self, dataset: str) -> dict[str, Any]:
-        """The flat JSON line the benchmarks print."""
-        strict = {f"strict_{k}": round(v, 4) for k, v in self.metrics("strict").items()}
-        return {
+        """The flat JSON line the benchmarks print.
+
+        Reference-protocol metrics, with ``rmse`` and ``mae`` of the rating head on the test
+        ratings when the model has one; ``strict_*`` ranking metrics (rating errors do not
+        depend on the protocol, so they appear once); then the training cost and, when a
+        cold-start evaluation ran, its flat figures (see
+        :func:`storex.evaluate.coldstart_table.cold_start_summary`).
+        """
+        protocols = {row["protocol"] for row in self.evaluations}
+        reference = self.metrics("reference") if "reference" in protocols else {}
+        strict = self.metrics("strict") if "strict" in protocols else {}
+        line = {
             "dataset": dataset,
             "model": self.model.name,
-            **{k: round(v, 4) for k, v in self.metrics("reference").items()},
-            **strict,
+            **{k: round(v, 4) for k, v in reference.items()},
+            **{f"strict_{k}": round(v, 4) for k, v in strict.items() if k not in RATING_METRICS},
             "epochs": self.epochs,
             "train_seconds": round(self.train_seconds, 2),
             "seconds_per_epoch": round(self.train_seconds / self.epochs, 3)
             if self.epochs
             else None,
         }
+        if self.cold_start is not None:
+            line.update(cold_start_summary(self.cold_start))
+        return line
 
 
 def config_path(dataset: str, config: Path | None = None) -> Path:
@@ -109,8 +130,11 @@ def train_and_evaluate(
     *,
     ks: Iterable[int] = KS,
     protocols: Sequence[str] = PROTOCOLS,
+    cold_start: bool = False,
 ) -> RunResult:
-    """Fit on train (valid drives early stopping), then evaluate on test."""
+    """Fit on train (valid drives early stopping), then evaluate on test; with
+    ``cold_start``, also run :func:`evaluate_cold_start` (it refits a copy of the model)."""
+    ks = tuple(ks)
     start = time.perf_counter()
     model.fit(data)
     seconds = time.perf_counter() - start
@@ -120,7 +144,68 @@ def train_and_evaluate(
     ]
     history = list(getattr(model, "history_", None) or [])
     logger.info("%s trained in %.1f s over %d epochs", model.name, seconds, len(history))
-    return RunResult(model, seconds, evaluations, history)
+    result = RunResult(model, seconds, evaluations, history)
+    if cold_start:
+        result.cold_start = evaluate_cold_start(model, data, ks=ks)
+    return result
+
+
+def evaluate_cold_start(
+    model: Recommender,
+    data: InteractionData,
+    *,
+    fraction: float = COLD_START_FRACTION,
+    reveal: Sequence[int] = COLD_START_REVEAL,
+    seed: int = 42,
+    ks: Iterable[int] = KS,
+) -> dict[str, Any]:
+    """Cold users and cold items for a model's hyperparameters: ``{"users", "items", "seconds"}``.
+
+    Users held out of training entirely are scored from their features, then from their
+    first 1, 3, 5 interactions too; items held out entirely are ranked from their features
+    (see :mod:`storex.evaluate.coldstart`). Each scenario refits an unfitted twin of
+    ``model`` (same class and hyperparameters) on the reduced data, except when the model
+    has no cold-start path for it, which is then reported as unsupported. Interaction data
+    carry no timestamps, so a user's "first" interactions are the first in the order the
+    data give them (by item index in the prepared training graph), not the earliest.
+
+    A scenario the data cannot support (say, no user with more than 5 interactions) is
+    reported as ``{"status": "skipped", "reason": ...}`` rather than raised.
+    """
+    ks = tuple(ks)
+    start = time.perf_counter()
+    make = partial(unfitted_twin, model)
+    users = _unless_empty(
+        lambda: evaluate_cold_users(make, data, fraction=fraction, reveal=reveal, seed=seed, ks=ks)
+    )
+    items = _unless_empty(
+        lambda: evaluate_cold_items(make, data, fraction=fraction, seed=seed, ks=ks)
+    )
+    seconds = time.perf_counter() - start
+    logger.info("%s cold-start evaluation took %.1f s", model.name, seconds)
+    return {"users": users, "items": items, "seconds": round(seconds, 4)}
+
+
+def unfitted_twin(model: Recommender) -> Recommender:
+    """A fresh, unfitted model of the same class with the same hyperparameters.
+
+    Training outputs are left out of the twin's settings: its fit must neither overwrite
+    the original's checkpoints and log nor resume from them.
+    """
+    params = model.get_params()
+    train = params.get("train")
+    if isinstance(train, dict) and isinstance(train.get("extra"), dict):
+        extra = {k: v for k, v in train["extra"].items() if k not in RUN_OUTPUTS}
+        params = {**params, "train": {**train, "extra": extra}}
+    return type(model)(**params)
+
+
+def _unless_empty(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return run()
+    except EmptyDataError as exc:
+        logger.warning("cold-start scenario skipped: %s", exc)
+        return {"status": "skipped", "reason": str(exc)}
 
 
 def run_models(
@@ -130,13 +215,16 @@ def run_models(
     *,
     config: Path | None = None,
     with_baselines: bool = True,
+    cold_start: bool = False,
 ) -> list[RunResult]:
     """Train and evaluate each model (plus the baselines) with its tuned settings."""
     names = list(models)
     if with_baselines:
         names += [b for b in BASELINES if b not in names]
     return [
-        train_and_evaluate(build_model(name, tuned_settings(dataset, name, config)), data)
+        train_and_evaluate(
+            build_model(name, tuned_settings(dataset, name, config)), data, cold_start=cold_start
+        )
         for name in names
     ]
 
@@ -149,8 +237,13 @@ def save_bundle(
     *,
     dataset: str,
     baselines: Sequence[RunResult] = (),
+    cold_start: bool = True,
 ) -> ModelBundle:
-    """Write ``out_root/<model>/<version>/`` with the report beside the bundle."""
+    """Write ``out_root/<model>/<version>/`` with the report beside the bundle.
+
+    With ``cold_start`` the report gets a cold-start section: ``result.cold_start`` if the
+    run has one, else :func:`evaluate_cold_start` runs now and fills it in.
+    """
     manifest = load_manifest(artifacts_dir)
     version = new_version()
     info = describe(
@@ -170,6 +263,13 @@ def save_bundle(
         info,
     )
     folder = bundle.save(out_root / result.model.name / version, artifacts_dir=artifacts_dir)
+    if cold_start and result.cold_start is None:
+        result.cold_start = evaluate_cold_start(result.model, data)
     evaluations = [row for run in (result, *baselines) for row in run.evaluations]
-    write_report(folder / "report", evaluations, history=result.history or None)
+    write_report(
+        folder / "report",
+        evaluations,
+        history=result.history or None,
+        cold_start=result.cold_start if cold_start else None,
+    )
     return bundle

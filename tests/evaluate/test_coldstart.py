@@ -158,6 +158,26 @@ def test_popularity_reference_by_hand() -> None:
     assert pop["2"]["recall@1"] == pytest.approx((1 / 3) / 4)
 
 
+def test_random_reference_is_seeded_and_respects_the_mask() -> None:
+    data = user_data()
+
+    def run(seed: int) -> dict[str, Any]:
+        model = Oracle(items_of(data))
+        return evaluate_cold_users(
+            lambda: model, data, fraction=0.99, reveal=(0, 2), ks=(1, 8), seed=seed
+        )
+
+    first, again, other = run(42), run(42), run(7)
+    assert first["by_reveal"] == again["by_reveal"]
+    assert first["by_reveal"]["2"]["random"] != other["by_reveal"]["2"]["random"]
+    for n in ("0", "2"):
+        chance = first["by_reveal"][n]["random"]
+        # 8 items: every unmasked item is in the top 8, so chance finds all the truth...
+        assert chance["recall@8"] == 1.0
+        # ...but never a revealed one: with 2 revealed, 6 candidates hold 3 or 1 true items
+        assert chance["precision@8"] == pytest.approx({"0": 16, "2": 8}[n] / (4 * 8))
+
+
 def test_models_without_cold_start_are_reported_not_crashed() -> None:
     data = user_data()
     report = evaluate_cold_users(

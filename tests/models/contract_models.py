@@ -16,6 +16,7 @@ from storex.models.baselines import EASE, ItemKNN, MostPopular, RandomRecommende
 from storex.models.data import InteractionData
 from storex.models.gat import GATModel
 from storex.models.graphsage import GraphSAGEModel
+from storex.models.lightgcn import LightGCN
 from storex.models.ncf import NCFModel
 
 GROUPS = 2
@@ -53,6 +54,7 @@ CONTRACT_MODELS: list[ContractModel] = [
     ContractModel("item_knn", lambda: ItemKNN(k=5, shrink=1.0)),
     ContractModel("graphsage", lambda: GraphSAGEModel(embedding_dim=16, train=_TINY_TRAINING)),
     ContractModel("gat", lambda: GATModel(embedding_dim=16, heads=2, train=_TINY_TRAINING)),
+    ContractModel("lightgcn", lambda: LightGCN(embedding_dim=16, train=_TINY_TRAINING)),
     ContractModel(
         "ncf",
         lambda: NCFModel(factors=8, mlp_layers=(16, 8), train=_TINY_TRAINING),

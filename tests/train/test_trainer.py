@@ -16,7 +16,7 @@ from storex.graph import ITEM, RATES, REV_RATES, USER
 from storex.models.data import DataSpec, InteractionData
 from storex.models.lightgcn import LightGCN
 from storex.models.neural import EmbeddingModule, EmbeddingRecommender, GraphInputs
-from storex.train import RankingValidator, Trainer
+from storex.train import EarlyStopping, RankingValidator, Trainer
 from storex.train.trainer import BEST_FILE, LAST_FILE
 
 GROUPS, USERS, ITEMS = 2, 12, 10  # users per group, items per group
@@ -133,6 +133,15 @@ def test_early_stopping_after_patience_evaluations(data: InteractionData) -> Non
     model = fitted_module(lightgcn(epochs=50, patience=3), data)
     history = Trainer(model.train).fit(model, data, validator=validator)
     assert len(history) == 4
+
+
+def test_early_stopping_direction() -> None:
+    higher = EarlyStopping(patience=2)
+    assert [higher.update(v) for v in (0.3, 0.5, 0.4, 0.5)] == [True, True, False, False]
+    assert higher.should_stop
+    lower = EarlyStopping(patience=2, lower_is_better=True)
+    assert [lower.update(v) for v in (1.2, 0.9, 1.0, 0.8)] == [True, True, False, True]
+    assert not lower.should_stop and lower.best == 0.8
 
 
 def test_same_seed_same_model(data: InteractionData) -> None:
@@ -256,6 +265,67 @@ def test_mse_learns_ratings_and_needs_a_head_and_ratings() -> None:
         RatingModel({"loss": "mse", "epochs": 1}).fit(grouped_data())
 
 
+def valid_rmse(model: RatingModel, data: InteractionData) -> float:
+    users, items = data.valid
+    with torch.no_grad():
+        predicted = model.module_.predict_rating(model.user_emb_[users], model.item_emb_[items])
+    return float((predicted - data.valid_rating).pow(2).mean().sqrt())
+
+
+def test_rmse_early_stopping_keeps_the_lowest_valid_rmse() -> None:
+    rated = grouped_data(ratings=True)
+    # At this learning rate the free embeddings overfit: valid rmse falls, then rises again.
+    train = {"loss": "mse", "epochs": 30, "lr": 0.1, "batch_size": 64, "metric": "rmse"}
+    model = RatingModel({**train, "patience": 0}).fit(rated)
+    curve = [record["rmse"] for record in model.history_]
+    best_epoch = curve.index(min(curve)) + 1
+    assert 1 < best_epoch < len(curve) and curve[-1] > min(curve)
+    assert valid_rmse(model, rated) == pytest.approx(min(curve), rel=1e-5)
+    assert all("mae" in record and "ndcg@20" in record for record in model.history_)
+
+    stopped = RatingModel({**train, "patience": 3}).fit(rated)
+    assert len(stopped.history_) == best_epoch + 3
+    assert valid_rmse(stopped, rated) == pytest.approx(min(curve), rel=1e-5)
+
+
+def test_ranking_metric_still_reports_valid_rmse() -> None:
+    rated = grouped_data(ratings=True)
+    model = RatingModel({"loss": "bpr", "rating_weight": 1.0, "epochs": 2}).fit(rated)
+    assert all(record["rmse"] > 0 and record["mae"] > 0 for record in model.history_)
+    without_head = RatingModel({"loss": "bpr", "epochs": 1}, head=False).fit(rated)
+    assert "rmse" not in without_head.history_[0]
+
+
+def test_rmse_metric_needs_a_head_and_valid_ratings() -> None:
+    rated = grouped_data(ratings=True)
+    with pytest.raises(ConfigError, match="needs a rating head"):
+        RatingModel({"loss": "bpr", "metric": "rmse", "epochs": 1}, head=False).fit(rated)
+    with pytest.raises(ConfigError, match="valid split holds no ratings"):
+        RatingModel({"loss": "bpr", "metric": "mae", "epochs": 1}).fit(grouped_data())
+
+
+def test_rating_batch_size_sets_the_rated_pairs_per_step() -> None:
+    rated = grouped_data(ratings=True)
+    seen: list[int] = []
+
+    class CountingModule(RatingModule):
+        def predict_rating(self, user_emb: Tensor, item_emb: Tensor) -> Tensor | None:
+            if self.training:
+                seen.append(user_emb.shape[0])
+            return super().predict_rating(user_emb, item_emb)
+
+    class CountingModel(RatingModel):
+        def build_module(self, spec: DataSpec) -> EmbeddingModule:
+            return CountingModule(spec, self.head)
+
+    train = {"loss": "softmax", "rating_weight": 1.0, "epochs": 1, "batch_size": 8}
+    CountingModel({**train, "rating_batch_size": 50}).fit(rated)
+    assert seen == [50] * 3  # 24 users in steps of 8, each with 50 rated pairs
+    seen.clear()
+    CountingModel(train).fit(rated)
+    assert seen == [8] * 3
+
+
 class SampledModule(EmbeddingModule):
     """One mean-aggregation hop over the sampled neighbours, plus full-graph inference."""
 
@@ -321,7 +391,14 @@ def test_sampled_mode_needs_the_hook_and_a_pair_loss(data: InteractionData) -> N
 
 @pytest.mark.parametrize(
     "train",
-    [{"metric": "ndcg"}, {"temperature": 0.0}, {"batch_size": 0}, {"extra": {"softmax": "x"}}],
+    [
+        {"metric": "ndcg"},
+        {"metric": "rmse@10"},
+        {"temperature": 0.0},
+        {"batch_size": 0},
+        {"rating_batch_size": 0},
+        {"extra": {"softmax": "x"}},
+    ],
 )
 def test_bad_settings_raise_config_error(data: InteractionData, train: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):

@@ -2,8 +2,12 @@
 
 A seeded share of users (or items) is removed from every split, a fresh model is fitted on
 what is left, and the held-out ones are then scored through the model's cold-start path.
-Each run reports a reference beside the model, computed on the same reduced data, so a
+Each run reports references beside the model, computed on the same reduced data, so a
 number can be read against something that needs no learning at all.
+
+:class:`~storex.models.data.InteractionData` carries no timestamps, so a held-out user's
+"first n" interactions are the first n in the order the data gives (see
+:data:`HISTORY_ORDER`), not the n earliest.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ def evaluate_cold_users(
       pairs (see :data:`HISTORY_ORDER`), given to ``score_new_users(user_x, histories)``;
       the revealed items are masked and every other item of the user, in any split, is
       truth; all items are ranked.
-    * ``most_popular`` ranks by training degree on the reduced data, same masks and truth.
+    * ``most_popular`` ranks by training degree on the reduced data, ``random`` uniformly at
+      random (seeded), both with the same masks and truth.
 
     A model whose ``score_new_users`` raises :class:`NotImplementedError` is reported as
     unsupported for that ``n``.
@@ -79,6 +84,7 @@ def evaluate_cold_users(
     supported = _overrides(model, "score_new_users")
     fit_seconds = _fit(model, reduced) if supported else 0.0
     popularity = reduced.item_popularity()
+    generator = torch.Generator().manual_seed(seed)
 
     by_reveal: dict[str, dict[str, Any]] = {}
     unsupported: dict[str, str] = {}
@@ -100,6 +106,7 @@ def evaluate_cold_users(
             unsupported[str(n)] = f"{type(model).__name__} has no score_new_users"
             entry["model"] = None
         entry["most_popular"] = _score_fixed(popularity, revealed, truth, ks, batch_size)
+        entry["random"] = _score_random(generator, revealed, truth, ks, batch_size)
         by_reveal[str(n)] = entry
 
     return {
@@ -190,11 +197,7 @@ def evaluate_cold_items(
             reason = str(exc) or type(exc).__name__
 
     generator = torch.Generator().manual_seed(seed)
-    random_metrics = RankingAccumulator(ks, data.num_items)
-    for start in range(0, users.size, batch_size):
-        batch = users[start : start + batch_size]
-        scores = torch.rand(batch.size, data.num_items, generator=generator)
-        random_metrics.add(masked_top_k(scores, exclude_all[batch], max(ks)), truth_all[batch])
+    random_metrics = _score_random(generator, exclude_all[users], truth_all[users], ks, batch_size)
 
     return {
         "kind": "cold_items",
@@ -208,7 +211,7 @@ def evaluate_cold_items(
         "users": int(users.size),
         "skipped_users": skipped,
         "fit_seconds": round(fit_seconds, 4),
-        "results": {"model": model_metrics, "random": random_metrics.result()},
+        "results": {"model": model_metrics, "random": random_metrics},
     }
 
 
@@ -307,6 +310,22 @@ def _score_fixed(
         rows = slice(start, start + batch_size)
         count = exclude[rows].shape[0]
         scores = item_scores.float().expand(count, -1)
+        accumulator.add(masked_top_k(scores, exclude[rows], max(ks)), truth[rows])
+    return accumulator.result()
+
+
+def _score_random(
+    generator: torch.Generator,
+    exclude: sp.csr_matrix,
+    truth: sp.csr_matrix,
+    ks: tuple[int, ...],
+    batch_size: int,
+) -> dict[str, float]:
+    """Rank uniformly random scores for every user (row) under their own mask."""
+    accumulator = RankingAccumulator(ks, truth.shape[1])
+    for start in range(0, truth.shape[0], batch_size):
+        rows = slice(start, start + batch_size)
+        scores = torch.rand(exclude[rows].shape[0], truth.shape[1], generator=generator)
         accumulator.add(masked_top_k(scores, exclude[rows], max(ks)), truth[rows])
     return accumulator.result()
 

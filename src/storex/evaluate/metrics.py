@@ -19,7 +19,10 @@ from storex.errors import ConfigError
 RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "hit_rate", "mrr")
 """Families computed per user from the hit matrix, reported as ``"{family}@{k}"``."""
 
-LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae"})
+RATING_METRICS: tuple[str, ...] = ("rmse", "mae")
+"""Errors of a rating head on rated pairs; the same under every ranking protocol."""
+
+LOWER_IS_BETTER: frozenset[str] = frozenset(RATING_METRICS)
 
 REPORT_ORDER: tuple[str, ...] = (
     "recall", "ndcg", "precision", "hit_rate", "mrr", "coverage", "rmse", "mae"

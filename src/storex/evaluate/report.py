@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from storex.errors import DataError
+from storex.evaluate.coldstart_table import cold_start_table
 from storex.evaluate.metrics import LOWER_IS_BETTER, metric_sort_key
 from storex.io import atomic_path, write_json
 
@@ -54,11 +55,14 @@ def write_report(
     folder: str | Path,
     results: Sequence[Any],
     history: Sequence[Mapping[str, Any]] | None = None,
+    cold_start: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.json``, ``report.md`` and PNG charts into ``folder``; return the paths.
 
     One metrics chart per (split, protocol) table, plus ``training.png`` when a training
-    ``history`` (rows with ``epoch``, ``loss`` and validation metrics) is given.
+    ``history`` (rows with ``epoch``, ``loss`` and validation metrics) is given, and a
+    cold-start section (``"cold_start"`` in the JSON) when ``cold_start`` results are given
+    (see :func:`storex.evaluate.coldstart_table.cold_start_table`).
     """
     from storex.evaluate.plots import plot_metrics, plot_training  # matplotlib loads only here
 
@@ -71,10 +75,14 @@ def write_report(
         name = f"metrics-{table['split']}-{table['protocol']}.png"
         written[name] = plot_metrics(table["rows"], folder / name)
         sections += [_markdown(table), "", f"![metrics by model]({name})", ""]
+    extra: dict[str, Any] = {"history": list(history or [])}
+    if cold_start is not None:
+        extra["cold_start"], cold_markdown = cold_start_table(cold_start)
+        sections.append(cold_markdown)
     if history:
         written["training.png"] = plot_training(history, folder / "training.png")
         sections.append("## Training\n\n![training curves](training.png)\n")
-    write_json(folder / "report.json", {**payload, "history": list(history or [])})
+    write_json(folder / "report.json", {**payload, **extra})
     written["report.json"] = folder / "report.json"
     with atomic_path(folder / "report.md") as tmp:
         tmp.write_text("\n".join(sections))

@@ -37,6 +37,9 @@ class TrainConfig:
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
     temperature: float = 0.2
     rating_weight: float = 0.0
+    #: Rated pairs per step for the ``rating_weight`` term (None: ``batch_size``). Full softmax
+    #: steps over a few hundred users; the rating term then needs far more pairs per step.
+    rating_batch_size: int | None = None
     patience: int = 10
     eval_every: int = 1
     metric: str = "ndcg@20"

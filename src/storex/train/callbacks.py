@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from storex.errors import ConfigError, ModelError
+from storex.errors import ConfigError, DataError, ModelError
+from storex.evaluate.metrics import mae, rmse
 from storex.io import atomic_path
 from storex.models.data import InteractionData
 
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[Tensor], Tensor]
 Validator = Callable[[ScoreFn], dict[str, float]]
+PredictFn = Callable[[Tensor, Tensor], Tensor | None]
+"""``(users, items) -> ratings`` of row-aligned pairs, None without a rating head."""
+
+SHOWN_METRICS = ("loss", "rmse", "mae")
+"""Besides every ``name@k``, what the progress bar shows of an epoch record."""
 
 
 class RankingValidator:
@@ -78,17 +84,50 @@ class RankingValidator:
         return {name: value / count for name, value in sums.items()}
 
 
-class EarlyStopping:
-    """Stop when the watched metric has not improved for ``patience`` evaluations."""
+class RatingValidator:
+    """RMSE and MAE of a rating predictor on the rated pairs of ``split``.
 
-    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+    Pairs without a rating (NaN) are left out; a data set with none raises, since a rating
+    metric could then never be computed.
+    """
+
+    def __init__(self, data: InteractionData, split: str = "valid") -> None:
+        pairs: Tensor = getattr(data, split)
+        ratings: Tensor = getattr(data, f"{split}_rating").float()
+        if ratings.numel() not in (0, pairs.shape[1]):
+            raise DataError(f"{split} split: {ratings.numel()} ratings for {pairs.shape[1]} pairs")
+        rated = ~torch.isnan(ratings) if ratings.numel() else torch.zeros(0, dtype=torch.bool)
+        if not bool(rated.any()):
+            raise ConfigError(f"the {split} split holds no ratings: nothing to validate rmse on")
+        self.users, self.items = pairs[:, rated]
+        self.ratings = ratings[rated]
+
+    def __call__(self, predict_fn: PredictFn) -> dict[str, float] | None:
+        """``{"rmse", "mae"}``, or None when ``predict_fn`` has no rating head (returns None)."""
+        predicted = predict_fn(self.users, self.items)
+        if predicted is None:
+            return None
+        predicted = predicted.detach().float().cpu()
+        return {"rmse": rmse(predicted, self.ratings), "mae": mae(predicted, self.ratings)}
+
+
+class EarlyStopping:
+    """Stop when the watched metric has not improved for ``patience`` evaluations.
+
+    Higher is better, unless ``lower_is_better`` (rating errors such as rmse and mae).
+    """
+
+    def __init__(
+        self, patience: int, min_delta: float = 0.0, *, lower_is_better: bool = False
+    ) -> None:
         self.patience, self.min_delta = patience, min_delta
-        self.best = -math.inf
+        self.sign = -1.0 if lower_is_better else 1.0
+        self.best = -self.sign * math.inf
         self.bad = 0
 
     def update(self, value: float) -> bool:
         """Record one evaluation; True when it is the best so far."""
-        if value > self.best + self.min_delta:
+        if self.sign * (value - self.best) > self.min_delta:
             self.best, self.bad = value, 0
             return True
         self.bad += 1
@@ -128,7 +167,7 @@ class EpochLog:
                 if key != "epoch" and isinstance(value, int | float):
                     self.writer.add_scalar(key, value, record["epoch"])
         if self.progress is not None:
-            shown = {k: v for k, v in record.items() if k in ("loss",) or "@" in k}
+            shown = {k: v for k, v in record.items() if k in SHOWN_METRICS or "@" in k}
             text = " ".join(f"{k}={v:.4f}" for k, v in shown.items())
             self.progress.update(self.task, advance=1, description=text)
         log.debug("epoch %s", record)
@@ -160,11 +199,13 @@ def _tensorboard_writer(log_path: Path | None) -> Any:
 
 
 def _progress_bar(total: int, done: int) -> tuple[Any, Any]:
+    """A transient bar on stderr when that is a terminal (stdout stays for results)."""
     if not sys.stderr.isatty():
         return None, None
+    from rich.console import Console
     from rich.progress import Progress
 
-    progress = Progress(transient=True)
+    progress = Progress(console=Console(stderr=True), transient=True)
     progress.start()
     return progress, progress.add_task("training", total=total, completed=done)
 

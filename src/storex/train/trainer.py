@@ -15,14 +15,20 @@ Losses (``TrainConfig.loss``):
   ``extra["softmax"] = "sampled"`` batches are pairs against ``negatives`` sampled items
   instead (for very large catalogues).
 * ``"mse"``: batches of rated training pairs, squared error of the module's rating head.
-  ``rating_weight > 0`` adds this term to any ranking loss on explicit data.
+  ``rating_weight > 0`` adds this term to any ranking loss on explicit data, over
+  ``rating_batch_size`` random rated pairs per step.
+
+Validation reports ranking metrics and, for a module with a rating head on data with valid
+ratings, ``rmse`` and ``mae``. ``metric`` picks the one early stopping watches: ``"ndcg@20"``
+and the like (higher is better) or ``"rmse"`` / ``"mae"`` (lower is better).
 
 Options in ``TrainConfig.extra``: ``checkpoint_dir``, ``log_path``, ``resume`` (defaults for the
 keyword arguments of :meth:`Trainer.fit`); ``softmax`` (``"full"`` or ``"sampled"``);
 ``softmax_per_user`` (full softmax averaged per user rather than per positive pair);
 ``cl_weight``, ``cl_noise``, ``cl_temperature`` (SimGCL: InfoNCE between two noisy
 propagations, for modules whose ``forward`` takes ``noise``); ``popularity_alpha`` (exponent of
-the popularity sampler, 0.75); ``threads`` (CPU threads, all cores by default);
+the popularity sampler, 0.75); ``threads`` (CPU threads: a count, or ``"auto"``, the default:
+the cores the load average leaves free, see :mod:`storex.train.threads`);
 ``eval_batch_size``.
 
 ``mode="sampled"`` trains on neighbour-sampled mini-batches (PyG ``LinkLoader`` over the
@@ -40,7 +46,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +59,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.loader import LinkLoader
 
 from storex.errors import ConfigError, ModelError
+from storex.evaluate.metrics import RATING_METRICS
 from storex.graph import ITEM, RATES, REV_RATES, USER, KnownPositives, sample_negatives
 from storex.graph.neighbors import make_neighbor_sampler
 from storex.models.data import InteractionData
@@ -63,12 +69,14 @@ from storex.train.callbacks import (
     EarlyStopping,
     EpochLog,
     RankingValidator,
+    RatingValidator,
     Validator,
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
+from storex.train.threads import resolve_threads
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +105,11 @@ class Trainer:
         Parameters
         ----------
         validator
-            Called with ``score_fn(users) -> (B, I)`` scores, returns metrics that include
-            ``config.metric``; defaults to NDCG/recall@10/20 on ``data.valid`` with train
-            masked. Without valid pairs and validator, the last epoch is kept.
+            Called with ``score_fn(users) -> (B, I)`` scores, returns ranking metrics that
+            include ``config.metric`` (unless that is a rating error); defaults to
+            NDCG/recall@10/20 on ``data.valid`` with train masked. Rating errors on the valid
+            ratings are added beside it. Without valid pairs and validator, the last epoch is
+            kept.
         checkpoint_dir
             Where ``model_best.pth`` and ``model_last.pth`` go (``extra["checkpoint_dir"]``).
         log_path
@@ -116,8 +126,9 @@ class Trainer:
         if resume and checkpoint_dir is None:
             raise ConfigError("resume needs a checkpoint_dir")
         _check_config(cfg)
+        rating_metric = cfg.metric in RATING_METRICS
 
-        torch.set_num_threads(int(extra.get("threads", os.cpu_count() or 1)))
+        torch.set_num_threads(resolve_threads(extra.get("threads")))
         device = _device(cfg.device)
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
@@ -128,10 +139,13 @@ class Trainer:
         graph = build_graph_inputs(data, module, device)
         objective = _objective(cfg, data, module, graph, rng)
         if validator is None and data.valid.numel():
-            ks = sorted({10, 20, _cutoff(cfg.metric)})
+            ks = sorted({10, 20} if rating_metric else {10, 20, _cutoff(cfg.metric)})
             validator = RankingValidator(data, ks=ks, batch_size=extra.get("eval_batch_size", 1024))
+        rating_validator = (
+            RatingValidator(data) if rating_metric or _has_ratings(data.valid_rating) else None
+        )
         optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        stopper = EarlyStopping(cfg.patience)
+        stopper = EarlyStopping(cfg.patience, lower_is_better=rating_metric)
         run = _Run(history=[], best=None, start=0)
         if resume:
             run = _restore(checkpoint_dir / LAST_FILE, module, optimizer, stopper, rng)
@@ -143,11 +157,11 @@ class Trainer:
                 record = self._train_epoch(epoch, module, graph, objective, optimizer, rng)
                 if validator is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                     started = time.perf_counter()
-                    metrics, user_emb, item_emb = _validate(module, graph, validator, epoch)
+                    metrics, user_emb, item_emb = _validate(
+                        module, graph, validator, rating_validator, epoch
+                    )
                     if cfg.metric not in metrics:
-                        raise ConfigError(
-                            f"validator returned {sorted(metrics)}, not the metric {cfg.metric!r}"
-                        )
+                        raise ConfigError(_missing_metric(cfg.metric, metrics, module))
                     record.update(metrics)
                     record["eval_seconds"] = round(time.perf_counter() - started, 4)
                     if stopper.update(metrics[cfg.metric]):
@@ -334,7 +348,8 @@ class _RatingTerm:
             raise ConfigError("a rating loss needs explicit ratings on the training pairs")
         self.pairs = data.train[:, rated]
         self.ratings = data.train_rating[rated]
-        self.batch_size, self.weight = cfg.batch_size, weight
+        self.batch_size = cfg.rating_batch_size or cfg.batch_size
+        self.weight = weight
 
     def sample(self, rng: np.random.Generator) -> Tensor:
         return torch.from_numpy(rng.integers(0, self.ratings.numel(), self.batch_size))
@@ -606,8 +621,13 @@ def _restore(
 
 
 def _validate(
-    module: EmbeddingModule, graph: GraphInputs, validator: Validator, epoch: int
+    module: EmbeddingModule,
+    graph: GraphInputs,
+    validator: Validator,
+    rating_validator: RatingValidator | None,
+    epoch: int,
 ) -> tuple[dict[str, float], Tensor, Tensor]:
+    """Ranking metrics of ``validator`` plus, for a module with a rating head, rmse and mae."""
     module.eval()
     with torch.no_grad():
         user_emb, item_emb = module(graph)
@@ -617,7 +637,25 @@ def _validate(
         with torch.no_grad():
             return module.score_all(user_emb[users.to(user_emb.device)], item_emb)
 
-    return dict(validator(score)), user_emb, item_emb
+    def predict(users: Tensor, items: Tensor) -> Tensor | None:
+        device = user_emb.device
+        with torch.no_grad():
+            return module.predict_rating(user_emb[users.to(device)], item_emb[items.to(device)])
+
+    metrics = dict(validator(score))
+    if rating_validator is not None:
+        metrics.update(rating_validator(predict) or {})
+    return metrics, user_emb, item_emb
+
+
+def _missing_metric(metric: str, metrics: dict[str, float], module: EmbeddingModule) -> str:
+    if metric in RATING_METRICS:
+        return f"metric {metric!r} needs a rating head, and {type(module).__name__} has none"
+    return f"validator returned {sorted(metrics)}, not the metric {metric!r}"
+
+
+def _has_ratings(ratings: Tensor) -> bool:
+    return bool(ratings.numel()) and not bool(torch.isnan(ratings).all())
 
 
 def _snapshot(
@@ -649,15 +687,20 @@ def _check_config(cfg: TrainConfig) -> None:
         problems.append("loss in bpr, bce, softmax, mse")
     if cfg.extra.get("softmax", "full") not in ("full", "sampled"):
         problems.append("extra['softmax'] in full, sampled")
+    if cfg.rating_batch_size is not None and cfg.rating_batch_size < 1:
+        problems.append("rating_batch_size >= 1 (or None)")
     if problems:
         raise ConfigError(f"invalid training config: need {'; '.join(problems)}")
-    _cutoff(cfg.metric)
+    if cfg.metric not in RATING_METRICS:
+        _cutoff(cfg.metric)
 
 
 def _cutoff(metric: str) -> int:
     name, _, k = metric.partition("@")
     if not k.isdigit() or int(k) < 1 or not name:
-        raise ConfigError(f"metric must look like 'ndcg@20', got {metric!r}")
+        raise ConfigError(
+            f"metric must look like 'ndcg@20' or be one of {list(RATING_METRICS)}, got {metric!r}"
+        )
     return int(k)
 
 
