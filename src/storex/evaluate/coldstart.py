@@ -305,13 +305,9 @@ def _score_fixed(
     batch_size: int,
 ) -> dict[str, float]:
     """Rank one score vector (e.g. popularity) for every user under their own mask."""
-    accumulator = RankingAccumulator(ks, truth.shape[1])
-    for start in range(0, truth.shape[0], batch_size):
-        rows = slice(start, start + batch_size)
-        count = exclude[rows].shape[0]
-        scores = item_scores.float().expand(count, -1)
-        accumulator.add(masked_top_k(scores, exclude[rows], max(ks)), truth[rows])
-    return accumulator.result()
+    return _rank_rows(
+        lambda count: item_scores.float().expand(count, -1), exclude, truth, ks, batch_size
+    )
 
 
 def _score_random(
@@ -322,10 +318,27 @@ def _score_random(
     batch_size: int,
 ) -> dict[str, float]:
     """Rank uniformly random scores for every user (row) under their own mask."""
+    return _rank_rows(
+        lambda count: torch.rand(count, truth.shape[1], generator=generator),
+        exclude,
+        truth,
+        ks,
+        batch_size,
+    )
+
+
+def _rank_rows(
+    scores_for: Callable[[int], Tensor],
+    exclude: sp.csr_matrix,
+    truth: sp.csr_matrix,
+    ks: tuple[int, ...],
+    batch_size: int,
+) -> dict[str, float]:
+    """Rank ``scores_for(rows)`` batch by batch, each user under their own mask."""
     accumulator = RankingAccumulator(ks, truth.shape[1])
     for start in range(0, truth.shape[0], batch_size):
         rows = slice(start, start + batch_size)
-        scores = torch.rand(exclude[rows].shape[0], truth.shape[1], generator=generator)
+        scores = scores_for(exclude[rows].shape[0])
         accumulator.add(masked_top_k(scores, exclude[rows], max(ks)), truth[rows])
     return accumulator.result()
 
