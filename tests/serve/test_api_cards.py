@@ -84,6 +84,13 @@ def test_an_answer_without_model_or_items() -> None:
     RecommendationsOut.model_validate(body)
 
 
+def test_an_answer_lists_the_unknown_allowed_items() -> None:
+    assert answer(ItemCards())["unknown_items"] == []
+    body = answer(ItemCards(), unknown_items=['z"1', "ü"])
+    assert body["unknown_items"] == ['z"1', "ü"]
+    assert RecommendationsOut.model_validate(body).model_dump(mode="json") == body
+
+
 @pytest.mark.parametrize("score", [math.nan, math.inf, -math.inf])
 def test_a_score_json_cannot_hold_is_refused(score: float) -> None:
     with pytest.raises(ValueError, match="a score must be finite"):

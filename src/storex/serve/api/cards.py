@@ -102,6 +102,7 @@ def encode_recommendations(
     cached: bool,
     items: Iterable[ScoredItem],
     cards: Mapping[str, Card],
+    unknown_items: Sequence[str] = (),
 ) -> bytes:
     """The JSON of a recommendation answer (scores and confidence must be finite)."""
     head = _dumps(
@@ -120,7 +121,8 @@ def encode_recommendations(
         parts.append(
             f'{{"id":{card.id_json},"score":{_number(item.score)},{card.json},"because":{because}}}'
         )
-    return f'{head},"items":[{",".join(parts)}]}}'.encode()
+    unknown = _dumps(list(unknown_items))
+    return f'{head},"items":[{",".join(parts)}],"unknown_items":{unknown}}}'.encode()
 
 
 def _reasons(because: Sequence[Explanation], cards: Mapping[str, Card]) -> str:

@@ -8,11 +8,20 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from storex.serve.db import RatingStats
+from storex.serve.db.crud import MAX_PRICE
 from storex.serve.db.models import RATING_MAX, RATING_MIN, Item, Rating, User
 
 MAX_PAGE = 100
 MAX_N = 100
 NO_NUL = r"^[^\x00]*$"  # free text: no database stores NUL the same way (PostgreSQL refuses it)
+ITEM_ID = r"^[A-Za-z0-9._:@-]+$"
+RESERVED_ITEM_IDS = frozenset({"search"})  # GET /api/items/search is not an item
+MAX_TITLE = 500
+MAX_NAME = 200
+MAX_URL = 2048
+MAX_CATEGORIES = 50
+MAX_ALLOWED_ITEMS = 2000
+Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class _Body(BaseModel):
@@ -143,6 +152,64 @@ class ItemOut(BaseModel):
         )
 
 
+class ItemFields(_Body):
+    """An item's metadata as a client sends it; limits keep every field storable anywhere."""
+
+    title: str | None = Field(None, min_length=1, max_length=MAX_TITLE, pattern=NO_NUL)
+    year: int | None = Field(None, ge=1, le=9999)
+    categories: list[Category] = Field([], max_length=MAX_CATEGORIES)
+    brand: str | None = Field(None, min_length=1, max_length=MAX_NAME, pattern=NO_NUL)
+    price: float | None = Field(None, ge=0, le=MAX_PRICE, allow_inf_nan=False)
+    in_stock: bool = True
+    url: str | None = Field(None, max_length=MAX_URL, pattern=r"^https?://[^\s\x00]+$")
+
+    @field_validator("price")
+    @classmethod
+    def _cents(cls, price: float | None) -> float | None:
+        """The table keeps two decimals: more would be rounded away without a word."""
+        if price is not None and round(price, 2) != price:
+            raise ValueError(f"price has more than 2 decimal places: {price!r}")
+        return price
+
+
+class ItemCreate(ItemFields):
+    id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=ITEM_ID,
+        description="Letters, digits and . _ : @ - (no comma: `items=` lists ids by commas).",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_route(cls, item_id: str) -> str:
+        if item_id in RESERVED_ITEM_IDS:
+            raise ValueError(f"{item_id!r} names a route under /api/items")
+        return item_id
+
+    def metadata(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"id"})
+
+
+class ItemUpdate(ItemFields):
+    """The fields to change: fields left out keep their value, null clears one."""
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class ItemStored(ItemOut):
+    recommendable: bool = Field(
+        description="Whether recommendations can include it now: false when the model in "
+        "service cannot score items it was not trained with (the item is still in the catalog, "
+        "its filters and search). Without a model, answers rank every stored item."
+    )
+
+    @classmethod
+    def of_stored(cls, item: Item, recommendable: bool) -> ItemStored:
+        return cls(**ItemOut.of(item).model_dump(), recommendable=recommendable)
+
+
 class ItemPage(BaseModel):
     items: list[ItemOut]
     total: int
@@ -177,6 +244,34 @@ class RecommendQuery(BaseModel):
     max_price: float | None = Field(None, ge=0, allow_inf_nan=False)
     in_stock: bool | None = Field(None, description="true: only items in stock.")
     explain: bool = Field(False, description="Say why each item was chosen.")
+    items: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ALLOWED_ITEMS * 129,
+        description=f"Comma-separated item ids (at most {MAX_ALLOWED_ITEMS}): only these can "
+        "be recommended. Ids the catalog lacks are ignored and listed in `unknown_items`.",
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _item_list(cls, items: str | None) -> str | None:
+        """Checked once here and kept as ``id,id,...`` without spaces or repeats."""
+        if items is None:
+            return None
+        ids = [part.strip() for part in items.split(",")]
+        for position, item in enumerate(ids):
+            if not item:
+                raise ValueError(f"entry {position} is empty")
+            if "\x00" in item:
+                raise ValueError(f"entry {position} holds a NUL character")
+        unique = list(dict.fromkeys(ids))
+        if len(unique) > MAX_ALLOWED_ITEMS:
+            raise ValueError(f"{len(unique)} item ids, at most {MAX_ALLOWED_ITEMS} are allowed")
+        return ",".join(unique)
+
+    def allowed_items(self) -> list[str] | None:
+        """The ``items`` ids, in order without repeats; None when not given."""
+        return None if self.items is None else self.items.split(",")
 
 
 class Reason(BaseModel):
@@ -204,6 +299,9 @@ class RecommendationsOut(BaseModel):
     model_version: str | None
     cached: bool
     items: list[RecommendedItem]
+    unknown_items: list[str] = Field(
+        [], description="Ids of the `items` query parameter the catalog does not have."
+    )
 
 
 class RefreshOut(BaseModel):

@@ -315,6 +315,25 @@ class Service:
         with suppress(UnknownIdError):  # an item the engine never had: nothing to forget
             holder.delete_rating(user.external_id, item.external_id)
 
+    def item_stored(self, item: Item) -> bool:
+        """Put a stored (committed) item in the catalog the answers use: the engine's and the
+        cards. Returns whether recommendations can include it (the engine's answer; without
+        a model they rank every stored item)."""
+        self.cards.put(item)
+        holder = self.holder
+        if holder is None:
+            return True
+        return holder.add_item(item.external_id, _item_row(_item_record(item)))
+
+    def unknown_items(self, item_ids: Sequence[str]) -> list[str]:
+        """The ``item_ids`` no stored item has (the database is asked about those the cards
+        lack)."""
+        missing = self.cards.missing(item_ids)
+        if missing:
+            self.describe(missing)
+            missing = self.cards.missing(missing)
+        return missing
+
     def describe(self, item_ids: Sequence[str]) -> dict[str, Card]:
         """Cards of ``item_ids``; items outside the engine's catalog are read from the database."""
         missing = self.cards.missing(item_ids)
@@ -335,8 +354,7 @@ class Service:
             row = get_item_by_external(session, item)
             if row is None:
                 raise
-            holder.add_item(item, _item_row(_item_record(row)))
-            self.cards.put(row)
+            self.item_stored(row)
             holder.add_rating(user, item, rating, event=event, at=at)
 
 

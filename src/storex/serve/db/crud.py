@@ -22,6 +22,8 @@ from storex.serve.db.models import MAX_INTEGER, RATING_MAX, RATING_MIN, Item, Ra
 
 MAX_PAGE = 1000
 IN_CHUNK = 500  # ids per IN (...) list, well under every database's parameter limit
+MAX_PRICE = 9_999_999_999.99  # what the price column, NUMERIC(12, 2), holds
+ITEM_FIELDS = ("title", "year", "categories", "url", "brand", "price", "in_stock")
 T = TypeVar("T")
 
 
@@ -208,6 +210,34 @@ def items_by_external(session: Session, external_ids: Sequence[str]) -> dict[str
     return found
 
 
+def create_item(session: Session, external_id: str, **metadata: Any) -> Item:
+    """Add an item with the given :data:`ITEM_FIELDS`; :class:`DuplicateError` when
+    ``external_id`` is taken."""
+    external_id = _external_id(external_id)
+    item = Item(external_id=external_id, **_item_values(metadata))
+    try:
+        with session.begin_nested():
+            session.add(item)
+    except IntegrityError as exc:
+        if get_item_by_external(session, external_id) is not None:
+            raise DuplicateError(f"an item with id {external_id!r} already exists") from exc
+        raise
+    return item
+
+
+def update_item(session: Session, external_id: str, **changes: Any) -> Item | None:
+    """Set the given :data:`ITEM_FIELDS` of an item, the others unchanged; None when it does
+    not exist."""
+    values = _item_values(changes)
+    item = get_item_by_external(session, external_id)
+    if item is None:
+        return None
+    for name, value in values.items():
+        setattr(item, name, value)
+    session.flush()
+    return item
+
+
 def popular_items(
     session: Session,
     n: int,
@@ -217,11 +247,13 @@ def popular_items(
     min_price: float | None = None,
     max_price: float | None = None,
     in_stock_only: bool = False,
+    allowed_items: Sequence[str] | None = None,
 ) -> list[tuple[Item, int]]:
     """The ``n`` most rated items (ties by id) passing the filters, with their counts.
 
     ``exclude_user_id`` leaves out the items that user rated; the filters work as in
-    :func:`list_items`.
+    :func:`list_items`; ``allowed_items`` (external ids) keeps only those items, ids no
+    item has are ignored.
     """
     counts = (
         select(Rating.item_id, func.count(Rating.id).label("n")).group_by(Rating.item_id).subquery()
@@ -239,7 +271,16 @@ def popular_items(
         query = query.where(Item.price <= _price(max_price, "max_price"))
     if in_stock_only:
         query = query.where(Item.in_stock.is_(True))
-    rows = session.execute(query.order_by(score.desc(), Item.id).limit(n)).all()
+    query = query.order_by(score.desc(), Item.id).limit(n)
+    if allowed_items is None:
+        rows = session.execute(query).all()
+    else:  # the best n of each chunk of ids hold the best n of all
+        ids = list(dict.fromkeys(allowed_items))
+        rows = []
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = Item.external_id.in_(ids[start : start + IN_CHUNK])
+            rows.extend(session.execute(query.where(chunk)).all())
+        rows = sorted(rows, key=lambda row: (-row[1], row[0].id))[:n]
     return [(item, int(count)) for item, count in rows]
 
 
@@ -348,6 +389,29 @@ def _external_id(external_id: str) -> str:
     if not text:
         raise DataError("external_id is empty", column="external_id")
     return text
+
+
+def _item_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked against what the items table holds, or a DataError naming the field."""
+    unknown = sorted(set(values) - set(ITEM_FIELDS))
+    if unknown:
+        raise DataError(f"items have no field {unknown[0]!r}", column=unknown[0])
+    checked = dict(values)
+    if checked.get("price") is not None:
+        price = _price(checked["price"], "price")
+        if price > MAX_PRICE:
+            raise DataError(f"price must be at most {MAX_PRICE:.2f}, got {price!r}", column="price")
+        checked["price"] = price
+    if "categories" in checked:
+        categories = checked["categories"]
+        if isinstance(categories, str) or not all(isinstance(c, str) for c in categories):
+            raise DataError("categories must be a list of texts", column="categories")
+        checked["categories"] = list(categories)
+    if "in_stock" in checked and not isinstance(checked["in_stock"], bool):
+        raise DataError(
+            f"in_stock must be true or false, got {checked['in_stock']!r}", column="in_stock"
+        )
+    return checked
 
 
 def _price(value: float, name: str) -> float:

@@ -1,18 +1,72 @@
-"""The catalog: list with filters, search, one item, and items similar to it."""
+"""The catalog: add and change items, list with filters, search, one item, and items
+similar to it.
+
+An added or changed item is stored first (committed), then put in the engine's catalog, so
+filters, search and answers show it at once; a restart reads it back from the database.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from storex.errors import DataError
-from storex.serve.api.deps import HolderDep, Offset, ReadSessionDep, ServiceDep, closes_session
+from storex.serve.api.deps import (
+    HolderDep,
+    Offset,
+    ReadSessionDep,
+    ServiceDep,
+    SessionDep,
+    WriteKey,
+    closes_session,
+)
+from storex.serve.api.errors import NotFoundError
 from storex.serve.api.lookup import find_item
-from storex.serve.api.schemas import MAX_PAGE, ItemOut, ItemPage, SimilarItem, SimilarItems
-from storex.serve.db import list_items, search_items
+from storex.serve.api.schemas import (
+    MAX_PAGE,
+    ItemCreate,
+    ItemOut,
+    ItemPage,
+    ItemStored,
+    ItemUpdate,
+    SimilarItem,
+    SimilarItems,
+)
+from storex.serve.api.service import Service
+from storex.serve.db import Item, list_items, search_items
+from storex.serve.db.crud import create_item, update_item
 
 router = APIRouter(prefix="/api/items", tags=["items"])
+log = logging.getLogger(__name__)
+
+
+@router.post("", status_code=201, response_model=ItemStored, dependencies=[WriteKey])
+@closes_session
+def add_item(
+    body: ItemCreate, session: SessionDep, service: ServiceDep, response: Response
+) -> ItemStored:
+    """Store a new item (409 if the id exists) and put it in the catalog at once."""
+    item = create_item(session, body.id, **body.metadata())
+    session.commit()
+    session.close()
+    response.headers["Location"] = f"/api/items/{item.external_id}"
+    return ItemStored.of_stored(item, _tell_engine(service, item))
+
+
+@router.put("/{item_id}", response_model=ItemStored, dependencies=[WriteKey])
+@closes_session
+def change_item(
+    item_id: str, body: ItemUpdate, session: SessionDep, service: ServiceDep
+) -> ItemStored:
+    """Change the fields given (price, stock, ...); the others keep their value."""
+    item = update_item(session, item_id, **body.changes())
+    if item is None:
+        raise NotFoundError(f"unknown item id {item_id!r}")
+    session.commit()
+    session.close()
+    return ItemStored.of_stored(item, _tell_engine(service, item))
 
 
 @router.get("", response_model=ItemPage)
@@ -92,3 +146,13 @@ def similar(
             for s in found
         ],
     )
+
+
+def _tell_engine(service: Service, item: Item) -> bool:
+    """Whether the item can be recommended; False when the engine did not take it."""
+    try:
+        return service.item_stored(item)
+    except Exception:  # stored is what counts; a restart reads it back
+        service.metrics.engine_sync_errors.inc()
+        log.exception("engine did not take item %r", item.external_id)
+        return False

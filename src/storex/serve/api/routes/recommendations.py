@@ -3,6 +3,8 @@
 A stored user the model was not trained on is made known to the engine with their
 demographics and history on first use (cold or warm start, see the engine). Without a model
 the answer is the most rated items in the database, with strategy ``popularity``.
+The ``items`` query parameter limits either answer to the listed ids; ids no stored item has
+are ignored and listed in ``unknown_items``.
 
 The recommendation handler runs on the event loop: for a user the service already knows
 (see :meth:`Service.is_ready`) an answer is an engine call and a JSON encoding, with no
@@ -60,11 +62,13 @@ async def recommend(user_id: str, request: Request) -> Response:
             f"min_price {min_price:g} is above max_price {max_price:g}", column="min_price"
         )
     service: Service = request.app.state.service
+    allowed = query.allowed_items()
     filters: dict[str, Any] = {
         "category": query.category,
         "min_price": min_price,
         "max_price": max_price,
         "in_stock_only": bool(query.in_stock),
+        "allowed_items": allowed,
     }
     holder = service.holder
     if holder is None:
@@ -72,6 +76,9 @@ async def recommend(user_id: str, request: Request) -> Response:
         return Response(body, media_type=JSON)
     if not service.is_ready(user_id):
         await run_in_threadpool(service.prepare_user, user_id)
+    unknown = [] if allowed is None else service.cards.missing(allowed)
+    if unknown:  # the database may hold items stored since the cards were made
+        unknown = await run_in_threadpool(service.unknown_items, unknown)
     answer = holder.recommend(user_id, n, exclude_rated=exclude_rated, explain=explain, **filters)
     service.metrics.observe_answer(answer.strategy, answer.cached)
     shown = answer.item_ids + [b.item_id for item in answer.items for b in item.because]
@@ -86,6 +93,7 @@ async def recommend(user_id: str, request: Request) -> Response:
         cached=answer.cached,
         items=answer.items,
         cards=cards,
+        unknown_items=unknown,
     )
     return Response(body, media_type=JSON)
 
@@ -143,6 +151,8 @@ def _popular(
         user = find_user(session, user_id)
         exclude = user.id if exclude_rated else None
         rows = popular_items(session, n, exclude_user_id=exclude, **filters)
+    allowed = filters["allowed_items"]
+    unknown = [] if allowed is None else service.unknown_items(allowed)
     service.metrics.observe_answer("popularity", False)
     return encode_recommendations(
         user_id=user_id,
@@ -152,4 +162,5 @@ def _popular(
         cached=False,
         items=[ScoredItem(item.external_id, float(count)) for item, count in rows],
         cards={item.external_id: card_of(item) for item, _ in rows},
+        unknown_items=unknown,
     )
