@@ -14,6 +14,8 @@ from storex.errors import ConfigError, EmptyDataError
 from storex.evaluate.coldstart import evaluate_cold_items, evaluate_cold_users, subset_data
 from storex.models.base import Recommender
 from storex.models.data import InteractionData
+from tests.models.contract_models import checkerboard
+from tests.models.test_new_items import MODELS, with_item_features
 
 NAN = float("nan")
 
@@ -245,13 +247,18 @@ class ItemOracle(Recommender):
     def score(self, users: Tensor) -> Tensor:
         return 5.0 * self.known_[users]
 
-    def score_new_items(self, item_x: Tensor) -> Tensor:
+    def embed_new_items(self, item_x: Tensor) -> Tensor:
+        """A new item's state is its original index (the feature columns are one-hot)."""
         self.new_items = item_x.argmax(dim=1).tolist()
-        scores = torch.zeros(self.num_users_, len(self.new_items))
-        for user, items in self.everything.items():
-            for column, item in enumerate(self.new_items):
-                scores[user, column] = float(item in items)
-        return scores
+        return item_x.argmax(dim=1, keepdim=True).float()
+
+    def user_states(self, users: Tensor) -> Tensor:
+        return users.float()[:, None]
+
+    def score_new_items(self, user_states: Tensor, item_states: Tensor) -> Tensor:
+        users, items = user_states[:, 0].long().tolist(), item_states[:, 0].long().tolist()
+        liked = [self.everything.get(u, set()) for u in users]
+        return torch.tensor([[float(i in mine) for i in items] for mine in liked])
 
     def get_params(self) -> dict[str, Any]:
         return {}
@@ -264,9 +271,9 @@ class ItemOracle(Recommender):
 
 
 class WarmOnly(ItemOracle):
-    """Has no ``score_new_items`` at all."""
+    """Keeps the base ``embed_new_items``, which refuses."""
 
-    score_new_items = None  # type: ignore[assignment]
+    embed_new_items = Recommender.embed_new_items
 
 
 def test_cold_items_are_ranked_among_all_items() -> None:
@@ -302,7 +309,7 @@ def test_cold_items_are_ranked_among_all_items() -> None:
 def test_cold_items_without_support_keep_the_random_reference() -> None:
     data = item_data()
     report = evaluate_cold_items(lambda: WarmOnly(items_of(data)), data, fraction=0.2, ks=(2,))
-    assert report["status"] == "unsupported" and "score_new_items" in report["reason"]
+    assert report["status"] == "unsupported" and "embed_new_items" in report["reason"]
     assert report["results"]["model"] is None
     assert set(report["results"]["random"]) == {
         "precision@2", "recall@2", "ndcg@2", "hit_rate@2", "mrr@2", "coverage@2"
@@ -322,3 +329,18 @@ def test_subset_renumbers_and_keeps_ratings() -> None:
     assert small.train.T.tolist() == [[u - 1, i - (i > 1)] for _, (u, i) in kept]
     assert small.train_rating.tolist() == [float(k) for k, _ in kept]
     assert small.user_x.shape == (8, 9) and small.item_x.shape == (7, 8)
+
+
+def test_graphsage_reports_a_cold_item_figure_above_chance() -> None:
+    """Items whose features say their half: GraphSAGE must rank its held-out items through
+    the new-item path, well above the random reference of the same run."""
+    data = with_item_features(checkerboard())
+    report = evaluate_cold_items(
+        lambda: MODELS["graphsage"](new_item_rate=0.3), data, fraction=0.25, ks=(2, 4)
+    )
+    assert report["status"] == "ok" and report["reason"] == ""
+    assert report["held_out_items"] == 4 and report["fit_seconds"] > 0
+    model, random = report["results"]["model"], report["results"]["random"]
+    assert model is not None and random is not None
+    assert model["ndcg@4"] > random["ndcg@4"] + 0.2
+    assert model["recall@4"] > random["recall@4"]

@@ -69,7 +69,7 @@ def test_unsupported_models_show_the_reason_not_a_number() -> None:
     model_rows = [row for row in payload["rows"] if not row["reference"]]
     assert [row["metrics"] for row in model_rows] == [None, None]
     assert "| users, 0 revealed | 4 | oracle | unsupported | — | — | — |" in markdown
-    assert "has no score_new_users" in markdown and "has no score_new_items" in markdown
+    assert "has no score_new_users" in markdown and "has no embed_new_items" in markdown
     references = [row for row in payload["rows"] if row["reference"]]
     assert all(set(COLUMNS) <= set(row["metrics"]) for row in references)
 
@@ -91,11 +91,13 @@ def test_flat_summary_names_scenario_and_metric() -> None:
     assert flat["cold_users_0_recall@20"] == 1.0 and flat["cold_users_2_recall@20"] == 1.0
     expected = round(results["items"]["results"]["model"]["ndcg@10"], 4)
     assert flat["cold_items_ndcg@10"] == expected
+    random = round(results["items"]["results"]["random"]["recall@10"], 4)
+    assert flat["cold_items_random_recall@10"] == random
     assert flat["cold_start_seconds"] == 1.25
     metric_keys = {key for key in flat if "@" in key}
     assert metric_keys == {
         f"{prefix}_{column}"
-        for prefix in ("cold_users_0", "cold_users_2", "cold_items")
+        for prefix in ("cold_users_0", "cold_users_2", "cold_items", "cold_items_random")
         for column in COLUMNS
     }
     users = evaluate_cold_users(

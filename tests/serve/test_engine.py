@@ -305,9 +305,18 @@ def test_new_items_are_catalog_only_unless_the_model_scores_them(
     assert engine.recommend("u0", 1).strategy == "personalized"
 
     class EaseWithNewItems(EASE):
-        def score_new_items(self, scores: torch.Tensor, item_x: torch.Tensor) -> torch.Tensor:
-            top = scores.max(dim=1, keepdim=True).values + 1.0
-            return top.expand(-1, item_x.shape[0])
+        """New items score one above the user's best trained item (a one-wide state each)."""
+
+        def embed_new_items(self, item_x: torch.Tensor) -> torch.Tensor:
+            return torch.ones(item_x.shape[0], 1)
+
+        def user_states(self, users: torch.Tensor) -> torch.Tensor:
+            return self.score(users).max(dim=1, keepdim=True).values + 1.0
+
+        def score_new_items(
+            self, user_states: torch.Tensor, item_states: torch.Tensor
+        ) -> torch.Tensor:
+            return user_states @ item_states.T
 
     scoring = RecommendationEngine(make_bundle(EaseWithNewItems(l2=1.0)))
     scoring.set_catalog(catalog())

@@ -6,6 +6,7 @@ On the checkerboard with user features saying the group (gender ``f``: books ``i
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,9 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     item_encoder = ItemEncoder(FeatureSettings(text_dim=0), min_category_count=1).fit(catalog())
     data.user_x = torch.from_numpy(user_encoder.transform(users, user_ids, train))
     data.item_x = torch.from_numpy(item_encoder.transform(catalog(), item_ids))
-    model = graphsage.GraphSAGEModel(id_dropout=0.5, embedding_dim=16, train=TRAIN).fit(data)
+    model = graphsage.GraphSAGEModel(
+        id_dropout=0.5, new_item_rate=0.3, embedding_dim=16, train=TRAIN
+    ).fit(data)
     artifacts = tmp_path_factory.mktemp("artifacts")
     user_encoder.save(artifacts)
     item_encoder.save(artifacts)
@@ -76,7 +79,7 @@ def test_capabilities_are_probed(engine: RecommendationEngine) -> None:
     assert engine.stats()["capabilities"] == {
         "fold_in": True,
         "user_features": True,
-        "new_items": False,
+        "new_items": True,
         "item_relations": "embedding_cosine",
     }
 
@@ -137,8 +140,60 @@ def test_bad_demographics_raise_and_change_nothing(engine: RecommendationEngine)
     assert engine.recommend("kim", 8).strategy == "cold_start_features"
 
 
-def test_new_items_are_encoded_but_catalog_only(engine: RecommendationEngine) -> None:
-    assert engine.add_item("new-lp", {"categories": ["Music", "Vinyl"], "price": 120.0}) is False
+NEW_LP = {"categories": ["Music", "Vinyl"], "price": 120.0}
+
+
+def beats_every_book(engine: RecommendationEngine, user: str, item: str = "new-lp") -> bool:
+    new, *books = engine.predict_batch(user, [item, *sorted(BOOKS)])
+    return math.isfinite(new) and new > max(books)
+
+
+def test_new_item_is_recommended_to_every_kind_of_user(engine: RecommendationEngine) -> None:
+    assert engine.add_item("new-lp", NEW_LP) is True
+    assert engine.stats()["added_items"] == 1
+    # a training user of the music half: the record comes before every book
+    assert engine.recommend("u12", 3).strategy == "personalized"
+    assert "new-lp" in engine.recommend("u12", 3).item_ids
+    assert beats_every_book(engine, "u12")
+    # a new user folded in from four records
+    for item in ("i8", "i9", "i10", "i11"):
+        engine.add_rating("listener", item, 5.0)
+    assert engine.recommend("listener", 5).strategy == "fold_in"
+    assert "new-lp" in engine.recommend("listener", 5).item_ids
+    assert beats_every_book(engine, "listener")
+    # a new user known by demographics only
+    engine.register_user("cold", {"gender": "m", "age": 50})
+    answer = engine.recommend("cold", 10)
+    assert answer.strategy == "cold_start_features" and "new-lp" in answer.item_ids
+    assert beats_every_book(engine, "cold")
+    # a stranger gets popularity, which a new item has none of
+    assert "new-lp" not in engine.recommend("stranger", 20).item_ids
+    assert math.isnan(engine.predict("stranger", "new-lp"))
+
+
+def test_new_item_score_is_the_models_own(engine: RecommendationEngine) -> None:
+    engine.add_item("new-lp", NEW_LP)
+    model = engine.bundle.model
+    x = torch.from_numpy(
+        engine.item_encoder.transform(pd.DataFrame([{**NEW_LP, "item_id": "new-lp"}]), ["new-lp"])
+    )
+    states = model.user_states(torch.tensor([12]))
+    expected = model.score_new_items(states, model.embed_new_items(x))
+    assert engine.predict("u12", "new-lp") == pytest.approx(float(expected[0, 0]), rel=1e-5)
+    books_reader = engine.predict("u3", "new-lp")
+    engine.add_item("new-lp", {"categories": ["Books"], "price": 20.0})  # re-encoded, re-embedded
+    assert engine.predict("u3", "new-lp") > books_reader
+    assert beats_every_book(engine, "u12") is False
+
+
+def test_similar_items_of_a_new_item_use_its_embedding(engine: RecommendationEngine) -> None:
+    engine.add_item("new-lp", NEW_LP)
     similar = engine.similar_items("new-lp", 8)
     assert {s.item_id for s in similar} == MUSIC
-    assert "new-lp" not in engine.recommend("u12", 20).item_ids
+    model = engine.bundle.model
+    state = engine._new_states[0]
+    assert state is not None
+    cosine = torch.nn.functional.cosine_similarity(model.item_vectors(), state[None, :], dim=1)
+    assert [s.score for s in similar] == pytest.approx(
+        torch.sort(cosine, descending=True).values[:8].tolist(), rel=1e-5
+    )

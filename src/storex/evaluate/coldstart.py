@@ -142,8 +142,9 @@ def evaluate_cold_items(
     * ``round(fraction * items with any interaction)`` items (at least one, drawn with
       ``seed``) are held out: all their pairs leave every split, the remaining items are
       renumbered, users keep their indices. A fresh ``make_model()`` is fitted on that.
-    * Scores over the full catalog are the model's ``score(users)`` for the warm items and
-      ``score_new_items(item_x) -> (num_users, n_new)`` for the held-out ones.
+    * Scores over the full catalog are the model's ``score(users)`` for the warm items and,
+      for the held-out ones, ``score_new_items(user_states(users), embed_new_items(item_x))``
+      (the new-item contract of :mod:`storex.models.base`, as the service uses it).
     * Evaluated users interacted with at least one held-out item and still have a training
       pair after the removal (users left with none are counted in ``skipped_users``: they
       would be cold too). Truth is their held-out items; every warm item they interacted
@@ -152,7 +153,7 @@ def evaluate_cold_items(
     * ``random`` ranks the candidates uniformly at random (seeded): an item without history
       has no popularity, so chance is the only reference that needs no features.
 
-    A model without ``score_new_items``, or whose method raises
+    A model that does not override ``embed_new_items``, or whose new-item methods raise
     :class:`NotImplementedError`, is reported as unsupported.
     """
     ks = check_ks(ks)
@@ -183,15 +184,15 @@ def evaluate_cold_items(
 
     model = make_model()
     name = _name(model)
-    scorer = getattr(model, "score_new_items", None)
-    reason = "" if callable(scorer) else f"{type(model).__name__} has no score_new_items"
+    supported = _overrides(model, "embed_new_items")
+    reason = "" if supported else f"{type(model).__name__} has no embed_new_items"
     fit_seconds = 0.0
     model_metrics: dict[str, float] | None = None
-    if callable(scorer):
+    if supported:
         fit_seconds = _fit(model, reduced)
         try:
             model_metrics = _score_cold_items(
-                model, scorer, data, is_cold, users, truth_all, exclude_all, ks, batch_size
+                model, data, is_cold, users, truth_all, exclude_all, ks, batch_size
             )
         except NotImplementedError as exc:
             reason = str(exc) or type(exc).__name__
@@ -270,7 +271,6 @@ def _score_cold_users(
 
 def _score_cold_items(
     model: Recommender,
-    scorer: Callable[[Tensor], Tensor],
     data: InteractionData,
     is_cold: np.ndarray,
     users: np.ndarray,
@@ -283,8 +283,8 @@ def _score_cold_items(
     warm_index = torch.from_numpy(np.flatnonzero(~is_cold))
     accumulator = RankingAccumulator(ks, data.num_items)
     with torch.no_grad():
-        cold_scores = scorer(data.item_x[cold_index])
-        _check_shape(cold_scores, (data.num_users, cold_index.numel()), "score_new_items")
+        cold_states = model.embed_new_items(data.item_x[cold_index])
+        _check_rows(cold_states, cold_index.numel(), "embed_new_items")
         for start in range(0, users.size, batch_size):
             batch = users[start : start + batch_size]
             index = torch.from_numpy(batch)
@@ -292,7 +292,9 @@ def _score_cold_items(
             _check_shape(warm_scores, (batch.size, warm_index.numel()), "score")
             scores = torch.empty(batch.size, data.num_items)
             scores[:, warm_index] = warm_scores.float()
-            scores[:, cold_index] = cold_scores[index].float()
+            cold_scores = model.score_new_items(model.user_states(index), cold_states)
+            _check_shape(cold_scores, (batch.size, cold_index.numel()), "score_new_items")
+            scores[:, cold_index] = cold_scores.float()
             accumulator.add(masked_top_k(scores, exclude[batch], max(ks)), truth[batch])
     return accumulator.result()
 
@@ -383,6 +385,11 @@ def _overrides(model: Recommender, method: str) -> bool:
 def _check_shape(scores: Tensor, expected: tuple[int, int], method: str) -> None:
     if tuple(scores.shape) != expected:
         raise ModelError(f"{method} returned shape {tuple(scores.shape)}, expected {expected}")
+
+
+def _check_rows(states: Tensor, rows: int, method: str) -> None:
+    if states.dim() != 2 or states.shape[0] != rows:
+        raise ModelError(f"{method} returned shape {tuple(states.shape)}, expected ({rows}, d)")
 
 
 def _check_reveal(reveal: Iterable[int]) -> tuple[int, ...]:

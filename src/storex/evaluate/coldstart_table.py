@@ -51,8 +51,10 @@ def cold_start_summary(cold_start: Mapping[str, Any]) -> dict[str, Any]:
 
     ``cold_users_{n}_{metric}`` for each revealed count ``n``, ``cold_items_{metric}``,
     ``cold_users_status`` / ``cold_items_status`` (ok, partial, unsupported or skipped) and
-    ``cold_start_seconds``; a metric the model could not produce is None. The references
-    are left out: the Random and MostPopular lines of the same run carry their own.
+    ``cold_start_seconds``; a metric the model could not produce is None. The cold-user
+    references are left out: the Random and MostPopular lines of the same run carry their
+    own. The cold-item one is kept as ``cold_items_random_{metric}``: no baseline model
+    embeds new items, so no other line carries it.
     """
     flat: dict[str, Any] = {}
     users = cold_start.get("users")
@@ -65,8 +67,10 @@ def cold_start_summary(cold_start: Mapping[str, Any]) -> dict[str, Any]:
     if items is not None:
         flat["cold_items_status"] = items.get("status")
         if "results" in items:
+            results = items["results"]
             for column in COLUMNS:
-                flat[f"cold_items_{column}"] = _rounded(items["results"].get("model"), column)
+                flat[f"cold_items_{column}"] = _rounded(results.get("model"), column)
+                flat[f"cold_items_random_{column}"] = _rounded(results.get("random"), column)
     if cold_start.get("seconds") is not None:
         flat["cold_start_seconds"] = round(float(cold_start["seconds"]), 2)
     return flat

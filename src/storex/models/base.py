@@ -5,6 +5,20 @@ particular model: ``fit`` learns from :class:`~storex.models.data.InteractionDat
 gives a users x items score block for full ranking, ``recommend`` turns it into top-K with
 the shop's filters, and ``save``/``load`` move a fitted model through a folder of arrays plus
 JSON (no pickle).
+
+New items (added after training, features only) are scored through user and item *states*,
+so each side is computed once and a request only pays for the product:
+
+* :meth:`Recommender.embed_new_items` turns the new items' features into states ``(n, d)``,
+  once per item (a caller keeps them);
+* the user side is :meth:`Recommender.user_states` for training users and the states
+  :meth:`Recommender.score_new_users_with_states` returns beside the scores for users folded
+  in or scored from features alone;
+* :meth:`Recommender.score_new_items` scores users' states against items' states, on the
+  same scale as ``score`` so new and trained items rank together.
+
+A model supports new items when ``embed_new_items`` does not raise
+:class:`NotImplementedError`; the other three must then work too.
 """
 
 from __future__ import annotations
@@ -77,6 +91,32 @@ class Recommender(ABC):
         do it raise :class:`NotImplementedError`; callers then fall back to popularity.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot score users unseen in training")
+
+    def score_new_users_with_states(
+        self, user_x: Tensor, histories: Sequence[Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`score_new_users` plus the users' states ``(B, d)`` those scores came from,
+        which :meth:`score_new_items` reads (a new user's row then needs no second pass)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no states for users unseen in training"
+        )
+
+    def embed_new_items(self, item_x: Tensor) -> Tensor:
+        """States ``(n, d)`` of items unseen in training from their encoded features
+        ``(n, item_dim)`` alone (the new-item path of the service and of cold-item
+        evaluation). Models that cannot do it raise :class:`NotImplementedError`; their new
+        items then stay out of recommendations."""
+        raise NotImplementedError(f"{type(self).__name__} cannot embed items unseen in training")
+
+    def user_states(self, users: Tensor) -> Tensor:
+        """States ``(len(users), d)`` of training users, as :meth:`score_new_items` reads them."""
+        raise NotImplementedError(f"{type(self).__name__} has no user states")
+
+    def score_new_items(self, user_states: Tensor, item_states: Tensor) -> Tensor:
+        """Scores ``(B, n)`` of new items' states (:meth:`embed_new_items`) for users' states
+        (:meth:`user_states`, :meth:`score_new_users_with_states`), comparable with
+        :meth:`score`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score items unseen in training")
 
     def item_vectors(self) -> Tensor | None:
         """Learned item vectors ``(num_items, d)``, or None for models without them.

@@ -5,7 +5,8 @@ features), ``num_layers`` rounds of two convolutions (users -> items, items -> u
 node type batch norm, the scoring head and the optional rating head; a subclass only says how
 one convolution is done. :class:`BipartiteRecommender` wraps it, keeps the per-layer states
 and the item -> user adjacency after training, and uses them to embed users unseen in training
-(:meth:`BipartiteRecommender.score_new_users`) without touching the rest of the graph.
+(:meth:`BipartiteRecommender.score_new_users`) without touching the rest of the graph, and
+items unseen in training (:meth:`BipartiteRecommender.embed_new_items`).
 
 Embedding a new user ``b`` with history ``H`` is the model run on the training graph plus
 ``b`` and its edges to ``H``. Adding ``b`` changes ``b`` itself and, from layer 1 on, the items
@@ -14,6 +15,14 @@ user's states come from each history item recomputed with ``b`` among its neighb
 the other neighbours' cached states: exact for up to 3 layers (the item embeddings returned
 for ``H`` are exact for up to 2). Every new user is added alone, so a user's scores do not
 depend on who else is in the batch, and the cost is the degrees of ``H``, not the graph.
+
+A new item has features and no edges: its input is its projected features (no id embedding)
+and every layer convolves it with no neighbours, so its final state depends on nothing else
+and can be computed once and kept. Trained items always have neighbours and an id embedding,
+so such a state is off the training distribution unless training shows the model some:
+``new_item_rate`` treats that share of items, drawn afresh in every training pass, exactly as
+a new item would be treated (no id embedding, no incoming messages; users still hear from
+them), which teaches the feature path to place items on its own.
 """
 
 from __future__ import annotations
@@ -69,8 +78,13 @@ class BipartiteGNN(EmbeddingModule):
         normalize_output: bool = False,
         layer_pooling: LayerPooling = "last",
         rating_offset: float = 0.0,
+        new_item_rate: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= new_item_rate < 1.0:
+            raise ConfigError(f"new_item_rate must be in [0, 1), got {new_item_rate}")
+        if new_item_rate and not spec.item_dim:
+            raise ConfigError("new_item_rate needs item features: without them no item is new")
         if num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         if head not in ("dot", "mlp"):
@@ -81,6 +95,7 @@ class BipartiteGNN(EmbeddingModule):
         self.dropout = dropout
         self.normalize_output = normalize_output
         self.layer_pooling = layer_pooling
+        self.new_item_rate = new_item_rate
         self.user_input = NodeInput(
             spec.num_users, spec.user_dim, dim, use_ids=user_ids, id_dropout=id_dropout
         )
@@ -115,10 +130,23 @@ class BipartiteGNN(EmbeddingModule):
         return {"to_item": graph.edge_index, "to_user": graph.edge_index.flip(0)}
 
     def step(
-        self, layer: int, direction: Direction, x_src: Tensor, x_dst: Tensor, edges: Any
+        self,
+        layer: int,
+        direction: Direction,
+        x_src: Tensor,
+        x_dst: Tensor,
+        edges: Any,
+        isolated: Tensor | None = None,
     ) -> Tensor:
-        """One convolution, then batch norm, ReLU and dropout (none after the last layer)."""
+        """One convolution, then batch norm, ReLU and dropout (none after the last layer).
+
+        The ``isolated`` receivers (indices into ``x_dst``) hear from no neighbour, as a new
+        node would not.
+        """
         out = self.convolve(layer, direction, x_src, x_dst, edges)
+        if isolated is not None:
+            alone = self.convolve(layer, direction, x_src[:0], x_dst[isolated], _no_edges(x_dst))
+            out = out.index_put((isolated,), alone)
         if layer == self.num_layers - 1:
             return out
         out = F.relu(self.norms[direction][layer](out))
@@ -139,8 +167,8 @@ class BipartiteGNN(EmbeddingModule):
     def layer_states(self, graph: GraphInputs) -> list[tuple[Tensor, Tensor]]:
         """``(user, item)`` states of every layer, the inputs first and the outputs last
         (before :meth:`readout`)."""
-        inputs = (self.user_input(graph.user_x), self.item_input(graph.item_x))
-        return self._propagate(inputs, self.edges(graph))
+        items, new = self._as_new_items(self.item_input(graph.item_x), graph.item_x)
+        return self._propagate((self.user_input(graph.user_x), items), self.edges(graph), new)
 
     def forward(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
         return self.embeddings(self.layer_states(graph))
@@ -148,22 +176,44 @@ class BipartiteGNN(EmbeddingModule):
     def forward_sampled(self, batch: HeteroData) -> tuple[Tensor, Tensor]:
         """States of the nodes of a neighbour-sampled batch (``mode="sampled"`` training):
         ``n_id`` gives their global ids, features are read from ``x`` when the model has any."""
-        inputs = (
-            self.user_input(_batch_features(batch, USER, self.user_input), batch[USER].n_id),
-            self.item_input(_batch_features(batch, ITEM, self.item_input), batch[ITEM].n_id),
-        )
+        users = self.user_input(_batch_features(batch, USER, self.user_input), batch[USER].n_id)
+        item_x = _batch_features(batch, ITEM, self.item_input)
+        items, new = self._as_new_items(self.item_input(item_x, batch[ITEM].n_id), item_x)
         edges = {"to_item": batch[RATES].edge_index, "to_user": batch[REV_RATES].edge_index}
-        return self.embeddings(self._propagate(inputs, edges))
+        return self.embeddings(self._propagate((users, items), edges, new))
+
+    def embed_new_items(self, item_x: Tensor) -> Tensor:
+        """Final states ``(n, d)`` of items unseen in training: features only, no neighbours
+        (each item alone, so a state never depends on the others in the batch)."""
+        items = self.item_input.from_features(item_x)
+        no_users = items.new_zeros(0, self.user_input.dim)
+        states = [items]
+        for layer in range(self.num_layers):
+            items = self.step(layer, "to_item", no_users, items, _no_edges(items))
+            states.append(items)
+        return self.readout(states)
+
+    def _as_new_items(self, items: Tensor, item_x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """While training, a ``new_item_rate`` share of the items made to look new: input from
+        features alone; returns the inputs and those items' rows (None when there are none)."""
+        if not self.training or self.new_item_rate == 0.0:
+            return items, None
+        chosen = torch.rand(items.shape[0], device=items.device) < self.new_item_rate
+        rows = torch.nonzero(chosen).flatten()
+        return items.index_put((rows,), self.item_input.from_features(item_x[rows])), rows
 
     def _propagate(
-        self, inputs: tuple[Tensor, Tensor], edges: dict[Direction, Any]
+        self,
+        inputs: tuple[Tensor, Tensor],
+        edges: dict[Direction, Any],
+        new_items: Tensor | None = None,
     ) -> list[tuple[Tensor, Tensor]]:
         users, items = inputs
         states = [(users, items)]
         for layer in range(self.num_layers):
             users, items = (
                 self.step(layer, "to_user", items, users, edges["to_user"]),
-                self.step(layer, "to_item", users, items, edges["to_item"]),
+                self.step(layer, "to_item", users, items, edges["to_item"], new_items),
             )
             states.append((users, items))
         return states
@@ -253,6 +303,10 @@ class BipartiteRecommender(EmbeddingRecommender):
     id_dropout
         Share of users whose id embedding is dropped per training pass, so the feature path
         learns to embed users alone (the cold-start path).
+    new_item_rate
+        Share of items treated as new in each training pass (no id embedding, no incoming
+        messages), so the feature path learns to embed items alone (the new-item path, see
+        the module docstring).
     head, head_hidden
         Pair score: ``"dot"`` product, or ``"mlp"`` over ``[u, i, u*i]`` with these widths.
     normalize_output
@@ -284,6 +338,7 @@ class BipartiteRecommender(EmbeddingRecommender):
         rating_hidden: Sequence[int] = (64,),
         normalize_output: bool = False,
         layer_pooling: LayerPooling = "last",
+        new_item_rate: float = 0.0,
         train: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(train)
@@ -300,6 +355,7 @@ class BipartiteRecommender(EmbeddingRecommender):
         self.rating_hidden = tuple(rating_hidden)
         self.normalize_output = normalize_output
         self.layer_pooling = layer_pooling
+        self.new_item_rate = new_item_rate
         self._rating_offset = 0.0
 
     def model_params(self) -> dict[str, Any]:
@@ -317,6 +373,7 @@ class BipartiteRecommender(EmbeddingRecommender):
             "rating_hidden": list(self.rating_hidden),
             "normalize_output": self.normalize_output,
             "layer_pooling": self.layer_pooling,
+            "new_item_rate": self.new_item_rate,
         }
 
     def module_kwargs(self) -> dict[str, Any]:
@@ -336,6 +393,7 @@ class BipartiteRecommender(EmbeddingRecommender):
             "normalize_output": self.normalize_output,
             "layer_pooling": self.layer_pooling,
             "rating_offset": self._rating_offset,
+            "new_item_rate": self.new_item_rate,
         }
 
     def fit(self, data: InteractionData) -> Self:
@@ -391,10 +449,16 @@ class BipartiteRecommender(EmbeddingRecommender):
         without dropout, a training user re-added with its own features and edges scores as
         it did in training up to the one extra neighbour of its items.
         """
+        return self.score_new_users_with_states(user_x, histories)[0]
+
+    def score_new_users_with_states(
+        self, user_x: Tensor, histories: Sequence[Tensor]
+    ) -> tuple[Tensor, Tensor]:
         self.check_fitted()
         user_x = self._check_new_user_features(user_x, len(histories))
         owners, items = self._history_pairs(histories)
         scores = torch.empty(user_x.shape[0], self.num_items_)
+        states = torch.empty(user_x.shape[0], self.embedding_dim)
         ptr = self.item_neighbors_[0]
         degree = torch.zeros(user_x.shape[0], dtype=torch.long)
         degree.index_add_(0, owners, ptr[items + 1] - ptr[items])
@@ -409,8 +473,45 @@ class BipartiteRecommender(EmbeddingRecommender):
                 )
                 block = module.score_all(users, self.item_emb_)
                 block[local, picked_items] = module.score_pairs(users[local], copies)
-                scores[lo:hi] = block
-        return scores
+                scores[lo:hi], states[lo:hi] = block, users
+        return scores, states
+
+    def embed_new_items(self, item_x: Tensor) -> Tensor:
+        """Final states ``(n, embedding_dim)`` of items unseen in training, from their features
+        alone (see the module docstring); raises :class:`NotImplementedError` for a model
+        trained without item features, which has nothing to tell new items apart by."""
+        self.check_fitted()
+        if not self.spec_.item_dim:
+            raise NotImplementedError(
+                f"{type(self).__name__} was trained without item features: a new item has "
+                "nothing to be embedded from"
+            )
+        item_x = torch.as_tensor(item_x, dtype=torch.float32)
+        if item_x.dim() != 2 or item_x.shape[1] != self.spec_.item_dim:
+            raise DataError(
+                f"new item features have shape {tuple(item_x.shape)}, expected "
+                f"(n, {self.spec_.item_dim}) (the training feature columns)",
+                column="item_x",
+            )
+        bad = ~torch.isfinite(item_x)
+        if bad.any():
+            row, column = (int(i) for i in torch.nonzero(bad)[0])
+            raise DataError(
+                f"new item feature row {row}, column {column} is NaN or infinite",
+                line=row,
+                column="item_x",
+            )
+        with torch.no_grad():
+            return self.module_.eval().embed_new_items(item_x)
+
+    def user_states(self, users: Tensor) -> Tensor:
+        self.check_fitted()
+        return self.user_emb_[users]
+
+    def score_new_items(self, user_states: Tensor, item_states: Tensor) -> Tensor:
+        self.check_fitted()
+        with torch.no_grad():
+            return self.module_.score_all(user_states, item_states)
 
     def _check_new_user_features(self, user_x: Tensor, count: int) -> Tensor:
         user_x = torch.as_tensor(user_x, dtype=torch.float32)
@@ -476,6 +577,11 @@ def _batch_features(batch: HeteroData, node_type: str, node_input: NodeInput) ->
             f"train with mode='full' or put them on the sampled graph"
         )
     return store.x.float()
+
+
+def _no_edges(like: Tensor) -> Tensor:
+    """An empty ``[src; dst]`` edge index on ``like``'s device."""
+    return torch.empty(2, 0, dtype=torch.long, device=like.device)
 
 
 def _groups_by_budget(cost: Tensor, budget: int) -> list[Tensor]:

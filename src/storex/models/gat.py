@@ -4,7 +4,7 @@
 ``(x, edge_index, edge_weight)``: an item-item co-occurrence graph of a session model, or one
 direction of the user-item graph (then ``x`` is a ``(senders, receivers)`` pair). The
 recommender :class:`GATModel` uses one encoder per message direction (users -> items,
-items -> users) with the node inputs, heads and cold-start path of
+items -> users) with the node inputs, heads and cold-start paths (new users, new items) of
 :class:`~storex.models.bipartite.BipartiteRecommender`.
 """
 

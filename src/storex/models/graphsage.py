@@ -4,7 +4,9 @@ Each layer has one :class:`~torch_geometric.nn.SAGEConv` per message direction (
 items and items -> users), so users and items keep their own weights, as a heterogeneous
 graph would. Node inputs are an id embedding plus projected features; with ``id_dropout`` (or
 ``user_ids=False``) the feature path learns to embed a user alone, which is what
-:meth:`~storex.models.bipartite.BipartiteRecommender.score_new_users` relies on.
+:meth:`~storex.models.bipartite.BipartiteRecommender.score_new_users` relies on, and with
+``new_item_rate`` an item alone, for
+:meth:`~storex.models.bipartite.BipartiteRecommender.embed_new_items`.
 """
 
 from __future__ import annotations

@@ -8,11 +8,14 @@ retraining. How a user's scores are made is named in every answer (``strategy``,
 :class:`~storex.serve.engine.results.Recommendations`).
 
 New items: an item added after training is always in the catalog (filters, metadata). It is
-recommendable only when the model has ``score_new_items(scores, item_x)`` returning the new
-items' scores ``(B, n_new)`` given users' score rows over the trained items ``(B, num_items)``
-and the new items' features, encoded as in training (by the bundle's item encoder, or
-zero-width for a model without item features); otherwise it is catalog-only (never
-recommended, ``predict`` gives NaN). None of the current models has it.
+recommendable when the model embeds new items (the new-item contract of
+:mod:`storex.models.base`; GraphSAGE and GAT trained with item features do) and its features
+can be encoded as in training (by the bundle's item encoder): ``add_item`` turns them into the
+item's state once, and every answer scores the kept states against the user's state, which
+training users, folded-in users and feature-only new users all have (popularity answers do
+not: new items have no popularity, so they stay out of them). ``similar_items`` of a new item
+compares its state with the trained items' embeddings. Otherwise a new item is catalog-only
+(never recommended, ``predict`` gives NaN).
 
 Every public method is thread-safe: each user has a lock, the catalog another.
 """
@@ -41,7 +44,7 @@ from storex.errors import DataError
 from storex.features import ItemEncoder, UserEncoder
 from storex.idmap import IdMap
 from storex.serve.engine.cache import LRUCache, RecommendationCache
-from storex.serve.engine.explain import ItemRelations
+from storex.serve.engine.explain import EMBEDDING_COSINE, ItemRelations
 from storex.serve.engine.filters import Catalog
 from storex.serve.engine.policy import (
     DEFAULT_POSITIVE_THRESHOLD,
@@ -158,6 +161,9 @@ class RecommendationEngine:
         self._catalog_tag = "none"
         self._added: dict[str, dict[str, Any]] = {}
         self._new_x: list[Tensor | None] = []
+        self._new_states: list[Tensor | None] = []
+        self._scored_new: tuple[Tensor, Tensor] | None = None  # see _new_item_states
+        self._scored_stale = False
         self._catalog_lock = threading.RLock()
         self._states = UserStates(max_score_rows)
         self._counts: Counter[str] = Counter()
@@ -265,8 +271,9 @@ class RecommendationEngine:
     def similar_items(self, item_id: str, n: int = 10) -> list[ScoredItem]:
         """Items most related to ``item_id`` by the model's item-item view.
 
-        Items added after training are compared by the cosine of their encoded features
-        with the trained items (empty when there are no item features).
+        An item added after training is compared by the cosine of its state with the trained
+        items' embeddings when the model has both, else by the cosine of encoded features
+        (empty when there are no item features).
         """
         if n < 1:
             raise DataError(f"n must be >= 1, got {n}", column="n")
@@ -381,9 +388,11 @@ class RecommendationEngine:
             index = self._item_map.get(item_id)
             if index is None:
                 index = self._item_map.add(item_id)
-                self._new_x.append(self._encode_item(item_id, row))
+                self._new_x.append(None)
+                self._new_states.append(None)
             if index >= self._num_model_items:
                 self._added[item_id] = row
+                self._set_new_item(index - self._num_model_items, self._encode_item(item_id, row))
             self._catalog.append(index, row)
             self._catalog_tag = _digest(self._catalog_tag, item_id, row)
             return self._recommendable(index)
@@ -481,10 +490,12 @@ class RecommendationEngine:
             if not requests:
                 continue
             rows = self.scorer.fold_in([request for _, _, request in requests])
-            for (state, generation, _), (scores, evidence) in zip(requests, rows, strict=True):
+            for (state, generation, _), (scores, evidence, user_state) in zip(
+                requests, rows, strict=True
+            ):
                 with state.lock:
                     if state.generation == generation and state.row is None:
-                        row = ScoreRow(generation, scores, "fold_in", evidence)
+                        row = ScoreRow(generation, scores, "fold_in", evidence, user_state)
                         self._states.keep_row(state, row)
                         folded += 1
         return {"folded_in": folded, "trained": self.scorer.warm_trained(batch)}
@@ -524,17 +535,36 @@ class RecommendationEngine:
     def _full_row(self, row: ScoreRow) -> Tensor:
         """Scores over every engine item: the model's items, then the added ones."""
         with self._catalog_lock:
-            new_x = list(self._new_x)
-        if not new_x:
+            added, scored = len(self._new_x), self._new_item_states()
+        if not added:
             return row.scores
-        extra = torch.full((len(new_x),), -torch.inf)
-        ready = [i for i, x in enumerate(new_x) if x is not None]
-        if ready and self._scores_new_items:
-            features = torch.cat([x for x in new_x if x is not None])
-            with torch.no_grad():
-                scored = self.bundle.model.score_new_items(row.scores[None, :], features)  # type: ignore[attr-defined]
-            extra[torch.tensor(ready)] = scored[0].float()
+        extra = torch.full((added,), -torch.inf)
+        if scored is not None:
+            columns, states = scored
+            values = self.scorer.score_new_items(row, states)
+            if values is not None:
+                extra[columns] = values
         return torch.cat([row.scores, extra])
+
+    def _set_new_item(self, position: int, x: Tensor | None) -> None:
+        """Keep a new item's features and state (catalog lock held)."""
+        self._new_x[position] = x
+        self._new_states[position] = None if x is None else self.scorer.embed_new_item(x)
+        self._scored_stale = True
+
+    def _new_item_states(self) -> tuple[Tensor, Tensor] | None:
+        """Positions among the new items and stacked states of those the model scores, so
+        answers read them in one piece; restacked on the first answer after a change, not
+        on every ``add_item`` (catalog lock held)."""
+        if self._scored_stale:
+            ready = [(i, state) for i, state in enumerate(self._new_states) if state is not None]
+            self._scored_new = (
+                (torch.tensor([i for i, _ in ready]), torch.stack([state for _, state in ready]))
+                if ready
+                else None
+            )
+            self._scored_stale = False
+        return self._scored_new
 
     def _reasons(
         self, history: tuple[np.ndarray, np.ndarray], targets: Tensor, top: int
@@ -563,9 +593,16 @@ class RecommendationEngine:
         return reasons
 
     def _similar_by_features(self, item: int, n: int) -> tuple[Tensor, Tensor]:
+        """Trained items nearest a new item: by its state when the model compares items by
+        embeddings, else by its encoded features."""
         with self._catalog_lock:
             x = self._new_x[item - self._num_model_items]
-        trained = self.bundle.data.item_x.float()
+            state = self._new_states[item - self._num_model_items]
+        vectors = self.bundle.model.item_vectors() if state is not None else None
+        if state is not None and vectors is not None and self.relations.method == EMBEDDING_COSINE:
+            trained, x = vectors.detach().float(), state[None, :]
+        else:
+            trained = self.bundle.data.item_x.float()
         if x is None or trained.shape[1] == 0:
             return torch.empty(0, dtype=torch.long), torch.empty(0)
         cosine = torch.nn.functional.cosine_similarity(trained, x, dim=1)
@@ -582,12 +619,12 @@ class RecommendationEngine:
 
     @property
     def _scores_new_items(self) -> bool:
-        return callable(getattr(self.bundle.model, "score_new_items", None))
+        return self.scorer.new_items
 
     def _recommendable(self, index: int) -> bool:
         if index < self._num_model_items:
             return True
-        return self._scores_new_items and self._new_x[index - self._num_model_items] is not None
+        return self._new_states[index - self._num_model_items] is not None
 
     def _changed(self, state: UserState, refresh: bool) -> None:
         """After a change (state lock held): new generation, fresh row, no stale answers."""

@@ -20,6 +20,11 @@ engine is built (a model reading features scores two different feature rows diff
 
 A training user's trained row never changes for a model version, so the most recently used
 ones are kept (within a memory budget) instead of being scored again on every request.
+
+Items added after training: when the model embeds new items (probed once, see
+:mod:`storex.models.base`), every row except ``popularity`` carries the user's state, taken
+from the same model call as the scores, and :meth:`Scorer.score_new_items` scores the new
+items' kept states against it: a product over the new items only, never a rescoring.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class Scorer:
             ]
         self.folds_in = self._probe_fold_in()
         self.reads_features = self._probe_features()
+        self.item_dim = int(bundle.data.item_x.shape[1])
+        self.new_items = self._probe_new_items()
         self.cached_rows = row_cache_bytes // (max(self.num_items, 1) * _FLOAT_BYTES)
         self._trained: OrderedDict[int, Tensor] = OrderedDict()
         self._trained_lock = threading.Lock()
@@ -86,7 +93,11 @@ class Scorer:
     def known_row(self, index: int, generation: int = 0) -> ScoreRow:
         """The trained row of training user ``index`` (never to be changed in place)."""
         degree = float(self.training.indptr[index + 1] - self.training.indptr[index])
-        return ScoreRow(generation, self._trained_scores(index), "personalized", degree)
+        state = None
+        if self.new_items:
+            with torch.no_grad():
+                state = self.model.user_states(torch.tensor([index]))[0]
+        return ScoreRow(generation, self._trained_scores(index), "personalized", degree, state)
 
     def _trained_scores(self, index: int) -> Tensor:
         with self._trained_lock:
@@ -112,16 +123,17 @@ class Scorer:
             return self.known_row(state.index, state.generation)
         request = self.fold_in_request(state)
         if request is not None:
-            (scores, evidence) = self.fold_in([request])[0]
-            return ScoreRow(state.generation, scores, "fold_in", evidence)
+            (scores, evidence, user_state) = self.fold_in([request])[0]
+            return ScoreRow(state.generation, scores, "fold_in", evidence, user_state)
         positives = state.positives()
         if positives.size and state.index is not None:
             return self.known_row(state.index, state.generation)
         if not positives.size and self.reads_features:
-            x = self.features(state)
-            with torch.no_grad():
-                scores = self.model.score_new_users(x, [torch.empty(0, dtype=torch.long)])[0]
-            return ScoreRow(state.generation, scores.float(), "cold_start_features", 1.0)
+            scores, states = self._score_new_users(
+                self.features(state), [torch.empty(0, dtype=torch.long)]
+            )
+            user_state = None if states is None else states[0]
+            return ScoreRow(state.generation, scores[0], "cold_start_features", 1.0, user_state)
         return self.popularity_row(state.generation)
 
     def fold_in_request(self, state: UserState) -> tuple[Tensor, np.ndarray] | None:
@@ -134,14 +146,45 @@ class Scorer:
             return None
         return (self.features(state) if self.reads_features else self._mean_x(1)), positives
 
-    def fold_in(self, requests: list[tuple[Tensor, np.ndarray]]) -> list[tuple[Tensor, float]]:
-        """Scores and evidence of users folded in, in one model call for all of them."""
+    def fold_in(
+        self, requests: list[tuple[Tensor, np.ndarray]]
+    ) -> list[tuple[Tensor, float, Tensor | None]]:
+        """Scores, evidence and state (None unless the model scores new items) of users
+        folded in, in one model call for all of them."""
         features = torch.cat([x for x, _ in requests])
         histories = [torch.from_numpy(items) for _, items in requests]
-        with torch.no_grad():
-            scores = self.model.score_new_users(features, histories).float()
+        scores, states = self._score_new_users(features, histories)
         bonus = float(self.reads_features)
-        return [(scores[i].clone(), items.size + bonus) for i, (_, items) in enumerate(requests)]
+        return [
+            (scores[i].clone(), items.size + bonus, None if states is None else states[i].clone())
+            for i, (_, items) in enumerate(requests)
+        ]
+
+    def embed_new_item(self, item_x: Tensor) -> Tensor | None:
+        """The state ``(d,)`` of one item added after training from its encoded features
+        ``(1, item_dim)``, or None when the model does not score new items."""
+        if not self.new_items:
+            return None
+        with torch.no_grad():
+            return self.model.embed_new_items(item_x)[0].float()
+
+    def score_new_items(self, row: ScoreRow, item_states: Tensor) -> Tensor | None:
+        """Scores ``(n,)`` of new items' states for the user of ``row``, or None when the row
+        has no user state (popularity, or a model without the new-item path)."""
+        if row.user_state is None:
+            return None
+        with torch.no_grad():
+            return self.model.score_new_items(row.user_state[None, :], item_states)[0].float()
+
+    def _score_new_users(
+        self, features: Tensor, histories: list[Tensor]
+    ) -> tuple[Tensor, Tensor | None]:
+        """Scores of new users and, when the model scores new items, their states."""
+        with torch.no_grad():
+            if self.new_items:
+                scores, states = self.model.score_new_users_with_states(features, histories)
+                return scores.float(), states.float()
+            return self.model.score_new_users(features, histories).float(), None
 
     def warm_trained(self, batch: int) -> int:
         """Score training users into the kept rows, ``batch`` at a time, until the budget is
@@ -188,6 +231,14 @@ class Scorer:
         try:
             with torch.no_grad():
                 self.model.score_new_users(self._mean_x(1), [torch.tensor([0])])
+        except NotImplementedError:
+            return False
+        return True
+
+    def _probe_new_items(self) -> bool:
+        try:
+            with torch.no_grad():
+                self.model.embed_new_items(torch.zeros(1, self.item_dim))
         except NotImplementedError:
             return False
         return True

@@ -39,12 +39,17 @@ class Interaction:
 
 @dataclass(frozen=True)
 class ScoreRow:
-    """Scores of every model item for a user, and how they were made."""
+    """Scores of every model item for a user, and how they were made.
+
+    ``user_state`` is the user's state the scores came from when the model scores new items
+    (:meth:`~storex.models.base.Recommender.score_new_items`), else None.
+    """
 
     generation: int
     scores: Tensor
     strategy: str
     evidence: float
+    user_state: Tensor | None = None
 
 
 class UserState:
