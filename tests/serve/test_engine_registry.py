@@ -85,6 +85,8 @@ def test_swap_replays_live_changes_and_invalidates_the_cache(tmp_path: Path) -> 
     old = RecommendationEngine(make_bundle(version="v1"), cache=cache)
     old.set_catalog(catalog())
     old.add_item("new-book", {"categories": ["Books"], "price": 1.0})
+    i2 = catalog().set_index("item_id").loc["i2"].to_dict()
+    old.add_item("i2", {**i2, "price": 500.0})  # a trained item's price changed after start
     old.register_user("anna", {"age": 30})
     for item in ("i8", "i9", "i10"):
         old.add_rating("anna", item, 5.0)
@@ -102,7 +104,10 @@ def test_swap_replays_live_changes_and_invalidates_the_cache(tmp_path: Path) -> 
     assert "i12" not in holder.recommend("u0", 16).item_ids
     assert holder.recommend("u0", 5, category="music").strategy == "fold_in"
     assert set(holder.recommend("u0", 16, max_price=95).item_ids) >= {"i1", "i8"}
+    assert "i2" not in holder.recommend("u0", 16, exclude_rated=False, max_price=95).item_ids
+    assert holder.recommend("u0", 16, exclude_rated=False, min_price=400).item_ids == ["i2"]
     assert new.stats()["added_items"] == 1 and new.live_log().items[0][0] == "new-book"
+    assert [item for item, _ in new.live_log().items] == ["new-book", "i2"]
 
 
 def test_replay_skips_items_the_new_model_does_not_know() -> None:

@@ -160,6 +160,7 @@ class RecommendationEngine:
         self._catalog_frame: pd.DataFrame | None = None
         self._catalog_tag = "none"
         self._added: dict[str, dict[str, Any]] = {}
+        self._updated: dict[str, dict[str, Any]] = {}
         self._new_x: list[Tensor | None] = []
         self._new_states: list[Tensor | None] = []
         self._scored_new: tuple[Tensor, Tensor] | None = None  # see _new_item_states
@@ -393,6 +394,8 @@ class RecommendationEngine:
             if index >= self._num_model_items:
                 self._added[item_id] = row
                 self._set_new_item(index - self._num_model_items, self._encode_item(item_id, row))
+            else:  # a trained item's new metadata: a model swap replays it over the catalog
+                self._updated[item_id] = row
             self._catalog.append(index, row)
             self._catalog_tag = _digest(self._catalog_tag, item_id, row)
             return self._recommendable(index)
@@ -425,7 +428,8 @@ class RecommendationEngine:
         """What to replay on a new model version (see :class:`LiveLog`)."""
         with self._catalog_lock:
             catalog = self._catalog_frame
-            items = [(item_id, dict(row)) for item_id, row in self._added.items()]
+            changes = [*self._added.items(), *self._updated.items()]
+            items = [(item_id, dict(row)) for item_id, row in changes]
         users = []
         for state in self._states:
             with state.lock:
