@@ -213,3 +213,31 @@ def test_layouts_are_told_apart(tmp_path: Path) -> None:
     assert read_session_file(retail).interactions["session_id"].tolist() == ["1:1"]
     with pytest.raises(DataError, match="file not found"):
         session_layout(tmp_path / "absent.csv")
+
+
+def test_generic_table_rows_without_session_are_dropped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "session_id,user_id,item_id,timestamp,event\n"
+        "s1,u1,a,1000,view\n"
+        ",u1,a,1050,rating\n"
+        "s1,u1,b,1100,add_to_cart\n"
+        "  ,u2,c,1200,rating\n"
+        "s2,u2,c,1300,view\n"
+    )
+    data = read_session_events(path)
+    inter = data.interactions
+    assert inter["session_id"].tolist() == ["s1", "s1", "s2"]
+    assert inter["item_id"].tolist() == ["a", "b", "c"]
+    assert inter["event"].tolist() == ["view", "cart", "view"]
+    assert data.read_issues["missing_session_dropped"] == 2
+
+
+def test_generic_table_errors_after_dropped_rows_name_the_file_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("session_id,item_id,timestamp\n,a,1000\ns1,,1100\n")
+    with pytest.raises(DataError, match=r"line 3, column 'item_id': empty value"):
+        read_session_events(path)
+    path.write_text("session_id,item_id,timestamp\n,a,1000\ns1,b,1100\ns1,c,later\n")
+    with pytest.raises(DataError, match=r"line 4, column 'timestamp': expected a time"):
+        read_session_events(path)

@@ -175,16 +175,23 @@ def read_session_events(path: str | Path, gap_minutes: float = 30.0) -> StoreDat
     column, the session is the (anonymous) user. Times are epoch seconds or milliseconds, or
     dates. An ``event`` column is read through :data:`EVENT_NAMES`; unknown names are kept and
     counted in ``read_issues["unknown_event"]``, and events are ``view`` without the column.
-    Empty ids and unreadable times are a :class:`DataError` naming the line and column.
+    With a session column, rows whose session id is empty (exports mix in ratings or
+    reviews, which belong to no visit) are dropped and counted in
+    ``read_issues["missing_session_dropped"]``. Any other empty id and unreadable times are a
+    :class:`DataError` naming the line and column.
     """
     path = Path(path)
-    raw = read_table(path)
+    raw = read_table(path).reset_index(drop=True)  # row labels give file lines
     columns = _session_columns(raw, path)
-    for key in ("item_id", "timestamp", "session_id", "user_id"):
-        if key in columns:
-            require_values(raw[columns[key]], path=path, column=columns[key])
-    seconds = _event_times(raw[columns["timestamp"]], path=path, column=columns["timestamp"])
     issues: Counter[str] = Counter()
+    if "session_id" in columns:
+        in_session = _filled(raw[columns["session_id"]])
+        issues["missing_session_dropped"] = int((~in_session).sum())
+        raw = raw.loc[in_session]
+    for key in ("item_id", "timestamp", "user_id"):
+        if key in columns:
+            _require_filled(raw[columns[key]], path=path, column=columns[key])
+    seconds = _event_times(raw[columns["timestamp"]], path=path, column=columns["timestamp"])
     frame = pd.DataFrame({"item_id": raw[columns["item_id"]], "timestamp": seconds})
     if "event" in columns:
         names = raw[columns["event"]].astype("string").str.strip()
@@ -227,10 +234,36 @@ def _event_times(values: pd.Series, *, path: Path, column: str) -> pd.Series:
         raise DataError(
             f"expected a time (epoch seconds or milliseconds, or a date), got {values.iloc[pos]!r}",
             path=path,
-            line=pos + 2,
+            line=_file_line(values, pos),
             column=column,
         )
     return seconds
+
+
+def _filled(values: pd.Series) -> pd.Series:
+    """Whether each cell holds something other than blanks."""
+    text = values.astype("string").str.strip()
+    return (text.notna() & (text != "")).astype(bool)
+
+
+def _require_filled(values: pd.Series, *, path: Path, column: str) -> None:
+    """Raise a DataError at the first empty cell, naming its line in the file (rows may have
+    been dropped before, so the line comes from the row's original position)."""
+    empty = ~_filled(values).to_numpy()
+    if empty.any():
+        pos = int(np.flatnonzero(empty)[0])
+        raise DataError(
+            "empty value where one is required",
+            path=path,
+            line=_file_line(values, pos),
+            column=column,
+        )
+
+
+def _file_line(values: pd.Series, pos: int) -> int:
+    """The 1-based file line of the ``pos``-th cell of a column read by :func:`read_table`
+    (whose row labels count data rows from 0, after one header line)."""
+    return int(values.index[pos]) + 2
 
 
 def session_layout(path: str | Path) -> str:
