@@ -9,12 +9,18 @@ the same on valid (``valid_*``), sample counts, training seconds (overall and pe
 and the machine's load. The data counts (what was dropped and why) go to stderr as JSON.
 With ``--reference NAME`` every later model's line gains its paired difference from NAME
 on test recall@10 and ndcg@10 (``recall@10_minus_NAME`` and its ``_se``).
+With ``--seeds N`` every session model is trained N times (seeds 0..N-1) and its line holds
+the means over the seeds, each metric's per-seed values (``<metric>_per_seed``) and the
+standard error of the mean across seeds (``<metric>_seed_se``); the small valid and test sets
+of the DIGINETICA sample make one seed's figure a poor guide. Paired differences and the
+per-sample standard errors are then of the sample's metrics averaged over the seeds.
 With ``--latency`` each model is also exported to ONNX and the line gains the milliseconds
 per scoring call of PyTorch and ONNX Runtime (one session; 64 sessions), the share of test
 samples on which both rank the same top 10 and the largest score difference.
 
     python benchmarks/session_quality.py --dataset diginetica-sample --reference graphsage
     python benchmarks/session_quality.py --dataset synthetic --model graph_transformer
+    python benchmarks/session_quality.py --dataset diginetica-sample --seeds 3
     python benchmarks/session_quality.py --dataset path/to/events.csv --report out/sessions
     python benchmarks/session_quality.py --dataset synthetic --model graph_transformer --latency
 """
@@ -27,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +75,16 @@ def main() -> None:
         "(paired difference and its standard error); repeatable",
     )
     parser.add_argument(
+        "--seeds", type=int, default=1, help="fits per session model, seeds 0..N-1 (default 1)"
+    )
+    parser.add_argument(
         "--latency",
         action="store_true",
         help="also export each model to ONNX and time PyTorch and ONNX Runtime scoring",
     )
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1")
 
     torch.set_num_threads(args.threads)
     name = dataset_name(args.dataset)
@@ -89,7 +101,7 @@ def main() -> None:
         for model_name, options in settings["models"].items():
             if not wanted or model_name in wanted:
                 config = SessionModelConfig.from_dict({**options, "threads": args.threads})
-                model_args = (model_name, config, Path(cache), args.latency, paired)
+                model_args = (model_name, config, Path(cache), args.latency, paired, args.seeds)
                 rows.append(run_model(name, data, *model_args))
     if args.report:
         results = [
@@ -134,14 +146,8 @@ def run_baseline(
     started = time.perf_counter()
     model = make_baseline(name, **options).fit(data.split.train, data.num_items)
     seconds = time.perf_counter() - started
-    return emit(
-        dataset,
-        name,
-        model,
-        data,
-        {"train_seconds": round(seconds, 3), "epochs": 0, "seconds_per_epoch": None},
-        paired,
-    )
+    training = {"train_seconds": round(seconds, 3), "epochs": 0, "seconds_per_epoch": None}
+    return emit(dataset, name, [Fit(model, data, training)], data, paired)
 
 
 def run_model(
@@ -152,12 +158,26 @@ def run_model(
     cache: Path,
     latency: bool,
     paired: Paired,
+    seeds: int = 1,
 ) -> dict[str, Any]:
-    model = SessionRecommender(config, name).fit(data, cache_dir=cache)
-    extra = dict(model.training_)
-    if latency:
-        extra.update(compare_runtimes(model, data, cache / f"{name}.onnx", config.threads))
-    return emit(dataset, name, model, data, extra, paired)
+    fits = []
+    for seed in range(seeds):
+        seeded = replace(config, seed=config.seed + seed)
+        model = SessionRecommender(seeded, name).fit(data, cache_dir=cache)
+        extra = dict(model.training_)
+        if latency:
+            extra.update(compare_runtimes(model, data, cache / f"{name}.onnx", config.threads))
+        fits.append(Fit(model, data, extra))
+    return emit(dataset, name, fits, data, paired)
+
+
+class Fit:
+    """One trained model's per-sample test metrics, valid means and training figures."""
+
+    def __init__(self, model: Any, data: SessionDataset, training: dict[str, Any]) -> None:
+        self.test = next_item_metrics(model, data.samples["test"])
+        self.valid = evaluate_next_item(model, data.samples["valid"])
+        self.training = training
 
 
 def compare_runtimes(
@@ -192,22 +212,19 @@ def _milliseconds(scorer: Any, batch: NextItemSamples, calls: int = 200) -> floa
 
 
 def emit(
-    dataset: str,
-    name: str,
-    model: Any,
-    data: SessionDataset,
-    training: dict[str, Any],
-    paired: Paired,
+    dataset: str, name: str, fits: list[Fit], data: SessionDataset, paired: Paired
 ) -> dict[str, Any]:
+    """Print and return the line of one model (means over ``fits``, one per seed)."""
     line: dict[str, Any] = {"dataset": dataset, "model": name}
-    per_sample = next_item_metrics(model, data.samples["test"])
+    per_sample = {k: np.mean([f.test[k] for f in fits], axis=0) for k in fits[0].test}
     line.update({metric: float(values.mean()) for metric, values in per_sample.items()})
     line.update(standard_errors(per_sample))
     line.update(paired.compare(name, per_sample))
-    line.update(
-        {f"valid_{k}": v for k, v in evaluate_next_item(model, data.samples["valid"]).items()}
-    )
-    line.update(training)
+    line.update({f"valid_{k}": float(np.mean([f.valid[k] for f in fits])) for k in fits[0].valid})
+    if len(fits) > 1:
+        line.update(seed_spread({k: [float(f.test[k].mean()) for f in fits] for k in fits[0].test}))
+        line.update(seed_spread({f"valid_{k}": [f.valid[k] for f in fits] for k in fits[0].valid}))
+    line.update(_mean_training([f.training for f in fits]))
     line["test_samples"] = len(data.samples["test"])
     line["valid_samples"] = len(data.samples["valid"])
     line["items"] = data.num_items
@@ -217,12 +234,37 @@ def emit(
     return line
 
 
+def seed_spread(values: dict[str, list[float]]) -> dict[str, Any]:
+    """``<metric>_per_seed`` and ``<metric>_seed_se`` (standard error of the seed mean)."""
+    out: dict[str, Any] = {}
+    for metric, found in values.items():
+        out[f"{metric}_per_seed"] = [round(v, 4) for v in found]
+        out[f"{metric}_seed_se"] = float(np.std(found, ddof=1) / np.sqrt(len(found)))
+    return out
+
+
+def _mean_training(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Training figures of one fit, or their means over several (numbers only)."""
+    if len(records) == 1:
+        return records[0]
+    out: dict[str, Any] = {}
+    for key, value in records[0].items():
+        numbers = [r[key] for r in records]
+        is_number = all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers)
+        out[key] = round(float(np.mean(numbers)), 4) if is_number else value
+    out["seeds"] = len(records)
+    return out
+
+
 def _test(line: dict[str, Any]) -> dict[str, float]:
     """The test metrics of a line (not their errors, valid figures or paired differences)."""
     return {
         k: v
         for k, v in line.items()
-        if "@" in k and not k.startswith("valid_") and not k.endswith("_se") and "_minus_" not in k
+        if "@" in k
+        and not k.startswith("valid_")
+        and not k.endswith(("_se", "_per_seed"))
+        and "_minus_" not in k
     }
 
 

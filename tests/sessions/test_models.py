@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,16 @@ def test_epochs_are_logged_and_any_cutoff_can_stop_early(planted, tmp_path) -> N
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3] == [r["epoch"] for r in model.history_]
     assert {"loss", "seconds", "valid_mrr@5", "valid_recall@10", "valid_ndcg@20"} <= set(records[0])
+
+
+def test_label_smoothing_is_checked_and_still_learns(planted, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        SessionModelConfig(label_smoothing=1.0)
+    plain = SessionRecommender(small_config(epochs=1, patience=0)).fit(planted, cache_dir=tmp_path)
+    config = small_config(label_smoothing=0.2)
+    smoothed = SessionRecommender(config).fit(planted, cache_dir=tmp_path)
+    assert evaluate_next_item(smoothed, planted.samples["test"], ks=(1,))["recall@1"] >= 0.9
+    first = SessionRecommender(replace(config, epochs=1, patience=0)).fit(
+        planted, cache_dir=tmp_path
+    )
+    assert first.history_[0]["loss"] > plain.history_[0]["loss"]  # mass kept off the target

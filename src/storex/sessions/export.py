@@ -1,10 +1,10 @@
 """ONNX export of a session model and an ONNX Runtime scorer with the same interface.
 
 The graph encoder's output does not depend on the session, so the export holds the final
-item states as constants and only the readout and scoring run per request: the file is small
-and needs no graph operators. Inputs are ``items`` and ``events`` (``(batch, max_length)``
-int64, right-aligned, ``-1`` padding), the output is ``scores`` (``(batch, num_items)``);
-the batch axis is dynamic.
+item states (and the co-occurrence prior's neighbour table, if any) as constants and only the
+readout and scoring run per request: the file is small and needs no graph operators. Inputs
+are ``items`` and ``events`` (``(batch, max_length)`` int64, right-aligned, ``-1`` padding),
+the output is ``scores`` (``(batch, num_items)``); the batch axis is dynamic.
 """
 
 from __future__ import annotations

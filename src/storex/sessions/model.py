@@ -5,7 +5,8 @@ encoding. The encoder (GraphSAGE, GAT or graph transformer) turns them into item
 the co-occurrence graph; the readout turns a session's steps into one vector; every item is
 scored by the cosine of its state with that vector times ``scale`` (normalised scores train
 better on small data and keep the softmax temperature one number), plus a learned bonus for
-the items already in the session (:meth:`SessionGraphModule.repeat_bonus`).
+the items already in the session (:meth:`SessionGraphModule.repeat_bonus`) and, as an
+option, the co-occurrence prior of the session's items (:mod:`storex.sessions.prior`).
 
 Propagation (:meth:`SessionGraphModule.item_states`), session encoding and scoring are kept
 apart: training runs all three, while serving and the ONNX export compute the item states
@@ -25,6 +26,7 @@ from storex.errors import ConfigError
 from storex.sessions.encoders import ENCODER_KINDS, ItemEncoder, make_item_encoder
 from storex.sessions.graph import ItemGraph
 from storex.sessions.positional import random_sign_flip
+from storex.sessions.prior import CooccurrencePrior
 from storex.sessions.readout import SessionReadout
 from storex.sessions.samples import PAD
 
@@ -50,10 +52,16 @@ class SessionModelConfig:
     repeat_bonus
         Learn a bonus, by recency, for items already in the session (see
         :meth:`SessionGraphModule.repeat_bonus`).
+    graph_prior
+        Add the co-occurrence prior of the session's items to the scores
+        (:class:`storex.sessions.prior.CooccurrencePrior`).
     scale
         Cosine scores are multiplied by it (the inverse softmax temperature).
     loss
         ``full`` softmax over every item, or ``sampled`` against ``negatives`` shared items.
+    label_smoothing
+        Share of the full softmax's target mass spread over all items (keeps a small data
+        set from pushing scores of the few seen items to extremes).
     lr, weight_decay, batch_size, epochs, patience
         Adam and the loop; early stopping watches ``metric`` on valid every epoch.
     seed, threads
@@ -68,9 +76,11 @@ class SessionModelConfig:
     pe_dim: int = 16
     dropout: float = 0.3
     repeat_bonus: bool = True
+    graph_prior: bool = False
     scale: float = 12.0
     loss: str = "full"
     negatives: int = 1024
+    label_smoothing: float = 0.0
     lr: float = 0.01
     weight_decay: float = 0.0
     batch_size: int = 512
@@ -91,8 +101,9 @@ class SessionModelConfig:
         for name in ("layers", "pe_dim", "patience"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "label_smoothing"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.scale <= 0 or self.lr <= 0:
             raise ConfigError("scale and lr must be > 0")
         family, _, k = self.metric.partition("@")
@@ -124,6 +135,7 @@ class SessionGraphModule(nn.Module):
         num_items: int,
         max_length: int,
         encodings: Tensor | None = None,
+        neighbours: tuple[Tensor, Tensor] | None = None,
     ) -> None:
         super().__init__()
         if config.pe_dim and (encodings is None or encodings.shape != (num_items, config.pe_dim)):
@@ -152,6 +164,7 @@ class SessionGraphModule(nn.Module):
         )
         self.readout = SessionReadout(config.dim, max_length, dropout=config.dropout)
         self.repeat = nn.Parameter(torch.zeros(max_length)) if config.repeat_bonus else None
+        self.prior = _prior(config, num_items, max_length, neighbours)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -162,6 +175,8 @@ class SessionGraphModule(nn.Module):
         self.readout.reset_parameters()
         if self.repeat is not None:
             nn.init.zeros_(self.repeat)
+        if self.prior is not None:
+            self.prior.reset_parameters()
 
     @property
     def num_items(self) -> int:
@@ -181,10 +196,14 @@ class SessionGraphModule(nn.Module):
 
     def score(self, sessions: Tensor, unit_states: Tensor, items: Tensor) -> Tensor:
         """``(B, N)`` scaled cosine of every item with each session (``unit_states`` are the
-        normalised item states), plus the repeat bonus of the session's own items."""
-        return self.config.scale * sessions @ unit_states.T + self.repeat_bonus(
-            items, unit_states.shape[0]
-        )
+        normalised item states), plus :meth:`session_bonus`."""
+        return self.config.scale * sessions @ unit_states.T + self.session_bonus(items)
+
+    def session_bonus(self, items: Tensor) -> Tensor:
+        """``(B, N)`` what the session's items add to the scores apart from the cosine: the
+        repeat bonus and the co-occurrence prior (each zero without its option)."""
+        bonus = self.repeat_bonus(items, self.num_items)
+        return bonus if self.prior is None else bonus + self.prior(items)
 
     def repeat_bonus(self, items: Tensor, num_items: int) -> Tensor:
         """``(B, N)``: a learned bonus, by recency, for the items already in each session.
@@ -204,6 +223,20 @@ class SessionGraphModule(nn.Module):
         states = self.item_states(graph)
         sessions = self.encode_sessions(items, events, states)
         return self.score(sessions, F.normalize(states, dim=-1), items)
+
+
+def _prior(
+    config: SessionModelConfig,
+    num_items: int,
+    max_length: int,
+    neighbours: tuple[Tensor, Tensor] | None,
+) -> CooccurrencePrior | None:
+    """The co-occurrence prior of the option, from the neighbour table it needs."""
+    if not config.graph_prior:
+        return None
+    if neighbours is None or neighbours[0].shape[0] != num_items:
+        raise ConfigError(f"graph_prior needs the neighbour table of the {num_items} items")
+    return CooccurrencePrior(*neighbours, max_length)
 
 
 class SessionScoringModule(nn.Module):

@@ -25,6 +25,7 @@ from storex.io import atomic_dir, read_json, write_json
 from storex.sessions.dataset import SessionDataset
 from storex.sessions.model import SessionGraphModule, SessionModelConfig, SessionScoringModule
 from storex.sessions.positional import laplacian_encodings
+from storex.sessions.prior import neighbour_table
 from storex.sessions.training import train_module
 
 FORMAT = "storex-session-model/1"
@@ -74,7 +75,10 @@ class SessionRecommender:
             cache = Path(cache_dir) if cache_dir else load_settings().cache_dir / "sessions"
             encodings = laplacian_encodings(data.graph, self.config.pe_dim, cache_dir=cache)
         train = data.samples["train"]
-        module = SessionGraphModule(self.config, data.num_items, train.max_length, encodings)
+        neighbours = neighbour_table(data.graph) if self.config.graph_prior else None
+        module = SessionGraphModule(
+            self.config, data.num_items, train.max_length, encodings, neighbours
+        )
         self.history_ = train_module(
             module, data.graph, train, data.samples["valid"], self.config, log_path=log_path
         )
@@ -147,7 +151,13 @@ class SessionRecommender:
             weights = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
             num_items, pe_dim = int(manifest["num_items"]), config.pe_dim
             placeholder = torch.zeros(num_items, pe_dim) if pe_dim else None
-            module = SessionGraphModule(config, num_items, int(manifest["max_length"]), placeholder)
+            module = SessionGraphModule(
+                config,
+                num_items,
+                int(manifest["max_length"]),
+                placeholder,
+                _neighbour_placeholder(weights["module"]) if config.graph_prior else None,
+            )
             module.load_state_dict(weights["module"])
             module.eval()
             item_map = IdMap.load(folder / "items.json")
@@ -189,6 +199,12 @@ class SessionRecommender:
         if self.popularity_ is None:
             raise NotFittedError(f"{self.name} is not fitted; call fit or load first")
         return self.popularity_
+
+
+def _neighbour_placeholder(state: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """Zero tensors shaped like a saved neighbour table (the weights then fill them)."""
+    shape = state["prior.index"].shape
+    return torch.zeros(shape, dtype=torch.long), torch.zeros(shape)
 
 
 def _summary(history: list[dict[str, Any]], seconds: float) -> dict[str, Any]:

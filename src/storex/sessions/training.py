@@ -118,9 +118,10 @@ def _loss(
     sessions = module.encode_sessions(batch.items, batch.events, states)
     unit = F.normalize(states, dim=-1)
     if config.loss == "full":
-        return F.cross_entropy(module.score(sessions, unit, batch.items), batch.targets)
+        scores = module.score(sessions, unit, batch.items)
+        return F.cross_entropy(scores, batch.targets, label_smoothing=config.label_smoothing)
     negatives = torch.randint(0, module.num_items, (config.negatives,), generator=generator)
-    bonus = module.repeat_bonus(batch.items, module.num_items)
+    bonus = module.session_bonus(batch.items)
     positive = config.scale * (sessions * unit[batch.targets]).sum(-1)
     positive = positive + bonus.gather(1, batch.targets.unsqueeze(1)).squeeze(1)
     negative = config.scale * sessions @ unit[negatives].T + bonus[:, negatives]
