@@ -154,6 +154,27 @@ def test_presplit_data_is_kept_as_given_and_leaks_only_counted():
     assert result.report["dropped"] == {}
     assert result.report["kept_leaks"] == {"pair_in_train": 1, "unseen_user": 1, "unseen_item": 0}
     assert result.report["rows"] == {"train": 3, "valid": 1, "test": 1}
+    assert result.report["valid_from_train"] == 0
+
+
+def test_presplit_without_valid_draws_it_from_train_and_keeps_test():
+    # 10 users x 10 items: 9 train rows and 1 test row each, no valid (LightGCN's files)
+    rows = [(f"u{u}", f"i{i}", float(i)) for u in range(10) for i in range(10)]
+    frame = _frame(
+        rows, split=["test" if i == 9 else "train" for _ in range(10) for i in range(10)]
+    )
+    result = split_interactions(frame, SplitSettings(ratios=(0.8, 0.1, 0.1), seed=1))
+    out = result.interactions
+    assert result.report["strategy"] == "presplit"
+    pd.testing.assert_series_equal(
+        out["split"] == "test", frame["split"] == "test", check_names=False
+    )
+    per_user = out.groupby("user_id")["split"].value_counts().unstack(fill_value=0)
+    # train + valid = 9 rows per user, cut 8/9 : 1/9 -> exactly 8 and 1
+    assert (per_user["train"] == 8).all() and (per_user["valid"] == 1).all()
+    assert result.report["valid_from_train"] == 10
+    again = split_interactions(frame, SplitSettings(ratios=(0.8, 0.1, 0.1), seed=1))
+    pd.testing.assert_frame_equal(again.interactions, out)
 
 
 def test_presplit_with_unknown_label_names_the_column():

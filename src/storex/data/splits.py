@@ -102,7 +102,8 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
 
     Pre-split data (the ``split`` column filled) is kept exactly as given, whatever the
     strategy: published splits must be evaluated as published to be comparable. Leaking rows
-    are then only counted, under ``kept_leaks``.
+    are then only counted, under ``kept_leaks``. Pre-split data without valid rows gets a
+    valid part drawn from train (counted as ``valid_from_train``); test stays as given.
 
     Raises
     ------
@@ -119,8 +120,12 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
     presplit = "split" in interactions and bool(interactions["split"].notna().any())
     strategy = "presplit" if presplit else settings.strategy
     dropped: dict[str, int] = {}
+    valid_from_train = 0
     if presplit:
         labels = _given_labels(interactions["split"])
+        if not (labels == VALID).any():
+            labels = _valid_from_train(interactions, labels, settings)
+            valid_from_train = int((labels == VALID).sum())
     else:
         labels = _STRATEGIES[strategy](interactions, codes, settings, dropped)
 
@@ -148,6 +153,7 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
         "rows": {name: int((kept_labels == code).sum()) for code, name in enumerate(SPLITS)},
         "dropped": dropped,
         "kept_leaks": kept_leaks,
+        "valid_from_train": valid_from_train,
     }
     logger.info(
         "split %d rows by %s (seed %d): %s; dropped %s; kept leaks %s",
@@ -194,6 +200,24 @@ def _given_labels(split: pd.Series) -> np.ndarray:
             column="split",
         )
     return labels.to_numpy(dtype=np.int64)
+
+
+def _valid_from_train(
+    frame: pd.DataFrame, labels: np.ndarray, settings: SplitSettings
+) -> np.ndarray:
+    """Labels with a valid part drawn from each user's training rows, for pre-split data
+    published without one (LightGCN's train/test files): early stopping and tuning then
+    never look at test. The share of train that moves is ``valid / (train + valid)`` of the
+    ratios, by the seeded per-user cut of the random strategy."""
+    train_share, valid_share, _ = settings.ratios
+    ratios = (train_share / (train_share + valid_share), valid_share / (train_share + valid_share))
+    train_rows = np.flatnonzero(labels == TRAIN)
+    subset = frame.iloc[train_rows]
+    carve = settings.model_copy(update={"ratios": (*ratios, 0.0)})
+    carved = _random(subset, _codes(subset), carve, {})
+    labels = labels.copy()
+    labels[train_rows] = np.minimum(carved, VALID)
+    return labels
 
 
 def _timestamps(frame: pd.DataFrame, strategy: str) -> np.ndarray:
