@@ -39,7 +39,7 @@ class ContractModel:
     cold_start: bool = True
 
 
-_TINY_TRAINING = {
+TINY_TRAINING = {  # fits the checkerboard in seconds
     "epochs": 40,
     "batch_size": 64,
     "lr": 0.02,
@@ -52,12 +52,12 @@ CONTRACT_MODELS: list[ContractModel] = [
     ContractModel("most_popular", MostPopular, personalised=False),
     ContractModel("ease", lambda: EASE(l2=1.0)),
     ContractModel("item_knn", lambda: ItemKNN(k=5, shrink=1.0)),
-    ContractModel("graphsage", lambda: GraphSAGEModel(embedding_dim=16, train=_TINY_TRAINING)),
-    ContractModel("gat", lambda: GATModel(embedding_dim=16, heads=2, train=_TINY_TRAINING)),
-    ContractModel("lightgcn", lambda: LightGCN(embedding_dim=16, train=_TINY_TRAINING)),
+    ContractModel("graphsage", lambda: GraphSAGEModel(embedding_dim=16, train=TINY_TRAINING)),
+    ContractModel("gat", lambda: GATModel(embedding_dim=16, heads=2, train=TINY_TRAINING)),
+    ContractModel("lightgcn", lambda: LightGCN(embedding_dim=16, train=TINY_TRAINING)),
     ContractModel(
         "ncf",
-        lambda: NCFModel(factors=8, mlp_layers=(16, 8), train=_TINY_TRAINING),
+        lambda: NCFModel(factors=8, mlp_layers=(16, 8), train=TINY_TRAINING),
         cold_start=False,
     ),
 ]

@@ -13,16 +13,9 @@ from storex.models.data import InteractionData
 from storex.models.graphsage import GraphSAGEModel, GraphSAGEModule
 from storex.models.neural import GraphInputs
 from storex.models.registry import model_class
-from tests.models.contract_models import checkerboard
+from tests.models.contract_models import TINY_TRAINING, checkerboard
 
-TRAIN = {
-    "epochs": 40,
-    "batch_size": 64,
-    "lr": 0.02,
-    "patience": 100,
-    "seed": 1,
-    "extra": {"threads": 1},
-}
+TRAIN = {**TINY_TRAINING, "seed": 1}
 SMALL = {"embedding_dim": 16, "train": TRAIN}
 
 

@@ -19,16 +19,9 @@ from storex.models.bipartite import BipartiteRecommender
 from storex.models.data import InteractionData
 from storex.models.gat import GATModel
 from storex.models.graphsage import GraphSAGEModel
-from tests.models.contract_models import ITEMS_PER_GROUP, checkerboard
+from tests.models.contract_models import ITEMS_PER_GROUP, TINY_TRAINING, checkerboard
 
-TRAIN = {
-    "epochs": 40,
-    "batch_size": 64,
-    "lr": 0.02,
-    "patience": 100,
-    "seed": 1,
-    "extra": {"threads": 1},
-}
+TRAIN = {**TINY_TRAINING, "seed": 1}
 
 MODELS: dict[str, Callable[..., BipartiteRecommender]] = {
     "graphsage": lambda **kw: GraphSAGEModel(embedding_dim=16, train=TRAIN, **kw),

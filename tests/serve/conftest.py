@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 for _module in ("sqlalchemy", "alembic"):
@@ -30,6 +31,13 @@ from storex.serve.db import (  # noqa: E402
     upgrade_database,
 )
 from storex.serve.db.models import Base  # noqa: E402
+from tests.serve.test_api_support import (  # noqa: E402
+    VERSIONS,
+    publish,
+    seed_shop,
+    serving,
+    settings,
+)
 
 POSTGRES_ENV = "STOREX_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -120,3 +128,19 @@ def shop(session: Session) -> dict[str, list[int]]:
     session.add_all(items)
     session.commit()
     return {"users": [u.id for u in users], "items": [i.id for i in items]}
+
+
+@pytest.fixture
+def published_shop(db_url: str, tmp_path: Path) -> tuple[str, Path]:
+    """The API tests' shop in the database beside a models folder with its first version."""
+    seed_shop(db_url)
+    models = tmp_path / "models"
+    publish(models, VERSIONS[0])
+    return db_url, models
+
+
+@pytest.fixture
+def api(published_shop: tuple[str, Path]) -> Iterator[httpx.Client]:
+    """A real HTTP server over :func:`published_shop`, and a client of it."""
+    with serving(settings(*published_shop)) as client:
+        yield client

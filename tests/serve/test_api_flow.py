@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,8 @@ import pytest
 
 from storex.models.baselines import ItemKNN
 from storex.serve.engine import ModelRegistry
-from tests.serve.test_api_support import VERSIONS, publish, seed_shop, serving, settings
+from tests.serve.test_api_support import VERSIONS, publish, serving, settings
 from tests.serve.test_engine import BOOKS, MUSIC, seen
-
-
-@pytest.fixture
-def shop(db_url: str, tmp_path: Path) -> tuple[str, Path]:
-    seed_shop(db_url)
-    models = tmp_path / "models"
-    publish(models, VERSIONS[0])
-    return db_url, models
-
-
-@pytest.fixture
-def api(shop: tuple[str, Path]) -> Iterator[httpx.Client]:
-    with serving(settings(*shop)) as client:
-        yield client
 
 
 def ids(answer: httpx.Response) -> list[str]:
@@ -251,23 +236,23 @@ def access_lines(caplog: pytest.LogCaptureFixture, paths: list[str]) -> list[dic
         time.sleep(0.01)
 
 
-def test_a_restart_keeps_live_state(shop: tuple[str, Path]) -> None:
-    with serving(settings(*shop)) as api:
+def test_a_restart_keeps_live_state(published_shop: tuple[str, Path]) -> None:
+    with serving(settings(*published_shop)) as api:
         user = api.post("/api/users", json={"external_id": "newbie", "age": 20}).json()["id"]
         for item in ("i1", "i3"):
             api.post("/api/ratings", json={"user_id": user, "item_id": item, "rating": 5})
         api.post("/api/ratings", json={"user_id": "u12", "item_id": "i2", "rating": 5})
         before = api.get(f"/api/recommendations/{user}").json()
         known = ids(api.get("/api/recommendations/u12", params={"n": 16}))
-    with serving(settings(*shop)) as api:
+    with serving(settings(*published_shop)) as api:
         after = api.get(f"/api/recommendations/{user}").json()
         assert after["strategy"] == "fold_in" and after["items"] == before["items"]
         assert ids(api.get("/api/recommendations/u12", params={"n": 16})) == known
         assert "i2" not in known
 
 
-def test_hot_swap_and_rollback(shop: tuple[str, Path]) -> None:
-    url, models = shop
+def test_hot_swap_and_rollback(published_shop: tuple[str, Path]) -> None:
+    url, models = published_shop
     with serving(settings(url, models)) as api:
         api.post("/api/ratings", json={"user_id": "u0", "item_id": "i9", "rating": 5})
         assert api.get("/api/recommendations/u0").json()["model_version"] == VERSIONS[0]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serve.test_api_support import VERSIONS, publish, seed_shop, serving, settings
+from tests.serve.test_api_support import seed_shop, serving, settings
 from tests.serve.test_engine import seen
 
 NEW_ITEM = {
@@ -23,20 +23,6 @@ NEW_ITEM = {
     "in_stock": True,
     "url": "https://shop.example/p-100",
 }
-
-
-@pytest.fixture
-def shop(db_url: str, tmp_path: Path) -> tuple[str, Path]:
-    seed_shop(db_url)
-    models = tmp_path / "models"
-    publish(models, VERSIONS[0])
-    return db_url, models
-
-
-@pytest.fixture
-def api(shop: tuple[str, Path]) -> Iterator[httpx.Client]:
-    with serving(settings(*shop)) as client:
-        yield client
 
 
 @pytest.fixture
@@ -78,10 +64,10 @@ def test_an_added_item_is_in_the_catalog_at_once(api: httpx.Client) -> None:
     assert api.post("/api/ratings", json=rating).status_code == 201
 
 
-def test_an_added_item_survives_a_restart(shop: tuple[str, Path]) -> None:
-    with serving(settings(*shop)) as api:
+def test_an_added_item_survives_a_restart(published_shop: tuple[str, Path]) -> None:
+    with serving(settings(*published_shop)) as api:
         assert api.post("/api/items", json=NEW_ITEM).status_code == 201
-    with serving(settings(*shop)) as api:
+    with serving(settings(*published_shop)) as api:
         assert api.get("/api/items/p-100").json() == NEW_ITEM
         assert api.get("/api/health").json()["graph"]["added_items"] == 1
 

@@ -20,19 +20,12 @@ from storex.errors import DataError
 from storex.features import ItemEncoder, UserEncoder
 from storex.idmap import IdMap
 from storex.serve.engine import RecommendationEngine
-from tests.models.contract_models import checkerboard
+from tests.models.contract_models import TINY_TRAINING, checkerboard
 from tests.serve.test_engine import BOOKS, MUSIC, catalog
 
 graphsage = pytest.importorskip("storex.models.graphsage")
 
-TRAIN = {
-    "epochs": 40,
-    "batch_size": 64,
-    "lr": 0.02,
-    "patience": 100,
-    "seed": 1,
-    "extra": {"threads": 1},
-}
+TRAIN = {**TINY_TRAINING, "seed": 1}
 
 
 @pytest.fixture(scope="module")
