@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from storex.serve.engine.registry import ModelRegistry
 
 STOREX = [sys.executable, "-c", "from storex.cli import main; main()"]
 
@@ -98,6 +101,19 @@ def test_train_then_recommend_and_evaluate(trained):
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert result["metrics"]["ndcg@10"] == pytest.approx(ease["ndcg@10"], abs=1e-4)
+
+
+def test_each_training_run_is_published_as_the_current_version(trained, tmp_path):
+    folder, summary = trained
+    shutil.copytree(folder / "models", tmp_path / "models")
+    first = Path(summary["bundles"]["ease"]).name
+    pointer = tmp_path / "models" / "ease" / "current.json"
+    assert json.loads(pointer.read_text())["version"] == first
+    again = run("train", "synthetic", "--model", "ease", cwd=tmp_path, data_dir=tmp_path)
+    assert again.returncode == 0, again.stderr
+    second = Path(json.loads(again.stdout.strip().splitlines()[-1])["bundles"]["ease"]).name
+    assert second > first and json.loads(pointer.read_text())["version"] == second
+    assert ModelRegistry(tmp_path / "models", "ease").rollback() == first
 
 
 def test_serve_with_no_option_after_training(trained):

@@ -347,8 +347,10 @@ def _train(
     from storex.evaluate.report import BASELINES
     from storex.experiment import run_models, save_bundle
     from storex.models.data import InteractionData
+    from storex.serve.engine.registry import ModelRegistry
 
     data = InteractionData.from_artifacts(artifacts)
+    registry = ModelRegistry(out)
     with err_console.status(f"training {', '.join(models)} on {dataset}"):
         results = run_models(data, dataset, models, config=config)
     baselines = [r for r in results if r.model.name in BASELINES and r.model.name not in models]
@@ -357,6 +359,7 @@ def _train(
         if result in baselines:
             continue
         bundle = save_bundle(result, data, artifacts, out, dataset=dataset, baselines=baselines)
+        registry.publish(bundle.path, name=result.model.name)  # current; the previous: rollback
         bundles[result.model.name] = str(bundle.path)
     for result in results:
         err_console.print(json.dumps(result.summary(dataset)), soft_wrap=True, highlight=False)
