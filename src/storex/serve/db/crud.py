@@ -8,7 +8,7 @@ outside what the schema allows is :class:`~storex.errors.DataError` naming the f
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,13 +65,12 @@ def create_user(
     if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
         raise DataError(f"age must be a whole number >= 0, got {age!r}", column="age")
     user = User(external_id=external_id, age=age, gender=gender, occupation=occupation, zip=zip)
-    try:
-        with session.begin_nested():
-            session.add(user)
-    except IntegrityError as exc:
-        if get_user_by_external(session, external_id) is not None:
-            raise DuplicateError(f"a user with external_id {external_id!r} already exists") from exc
-        raise
+    _insert_unique(
+        session,
+        user,
+        lambda: get_user_by_external(session, external_id),
+        f"a user with external_id {external_id!r} already exists",
+    )
     return user
 
 
@@ -215,13 +214,12 @@ def create_item(session: Session, external_id: str, **metadata: Any) -> Item:
     ``external_id`` is taken."""
     external_id = _external_id(external_id)
     item = Item(external_id=external_id, **_item_values(metadata))
-    try:
-        with session.begin_nested():
-            session.add(item)
-    except IntegrityError as exc:
-        if get_item_by_external(session, external_id) is not None:
-            raise DuplicateError(f"an item with id {external_id!r} already exists") from exc
-        raise
+    _insert_unique(
+        session,
+        item,
+        lambda: get_item_by_external(session, external_id),
+        f"an item with id {external_id!r} already exists",
+    )
     return item
 
 
@@ -418,3 +416,18 @@ def _price(value: float, name: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise DataError(f"{name} must be a finite number >= 0, got {value!r}", column=name)
     return float(value)
+
+
+def _insert_unique(
+    session: Session, row: object, existing: Callable[[], object | None], taken: str
+) -> None:
+    """Add ``row`` in a savepoint; a unique violation becomes :class:`DuplicateError` with
+    the message ``taken`` when ``existing`` finds the holder of the key (other integrity
+    errors, such as a broken foreign key, propagate)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        if existing() is not None:
+            raise DuplicateError(taken) from exc
+        raise
