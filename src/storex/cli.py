@@ -359,8 +359,8 @@ def _train(
         if result in baselines:
             continue
         bundle = save_bundle(result, data, artifacts, out, dataset=dataset, baselines=baselines)
-        registry.publish(bundle.path, name=result.model.name)  # current; the previous: rollback
         bundles[result.model.name] = str(bundle.path)
+        registry.publish(bundles[result.model.name], name=result.model.name)  # rollback target
     for result in results:
         err_console.print(json.dumps(result.summary(dataset)), soft_wrap=True, highlight=False)
     return {
