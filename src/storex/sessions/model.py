@@ -7,6 +7,8 @@ scored by the cosine of its state with that vector times ``scale`` (normalised s
 better on small data and keep the softmax temperature one number), plus a learned bonus for
 the items already in the session (:meth:`SessionGraphModule.repeat_bonus`) and, as an
 option, the co-occurrence prior of the session's items (:mod:`storex.sessions.prior`).
+With ``repeat_mixture`` the scores are instead log-probabilities of RepeatNet's two modes
+(:meth:`SessionGraphModule.mixture_scores`).
 
 Propagation (:meth:`SessionGraphModule.item_states`), session encoding and scoring are kept
 apart: training runs all three, while serving and the ONNX export compute the item states
@@ -31,6 +33,8 @@ from storex.sessions.readout import SessionReadout
 from storex.sessions.samples import PAD
 
 LOSSES = ("full", "sampled")
+MIN_PROBABILITY = 1e-30
+"""Floor of the mixture's probabilities before the log (items far down tie there)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class SessionModelConfig:
     repeat_bonus
         Learn a bonus, by recency, for items already in the session (see
         :meth:`SessionGraphModule.repeat_bonus`).
+    repeat_mixture
+        Use those recency weights in a mixture instead of a bonus: a gate read from the
+        session vector mixes the softmax over all items with a distribution over the
+        session's own items (:meth:`SessionGraphModule.mixture_scores`). Needs
+        ``repeat_bonus`` and the ``full`` loss.
     graph_prior
         Add the co-occurrence prior of the session's items to the scores
         (:class:`storex.sessions.prior.CooccurrencePrior`).
@@ -76,6 +85,7 @@ class SessionModelConfig:
     pe_dim: int = 16
     dropout: float = 0.3
     repeat_bonus: bool = True
+    repeat_mixture: bool = False
     graph_prior: bool = False
     scale: float = 12.0
     loss: str = "full"
@@ -106,6 +116,8 @@ class SessionModelConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.scale <= 0 or self.lr <= 0:
             raise ConfigError("scale and lr must be > 0")
+        if self.repeat_mixture and not (self.repeat_bonus and self.loss == "full"):
+            raise ConfigError("repeat_mixture needs repeat_bonus and the full loss")
         family, _, k = self.metric.partition("@")
         if family not in ("recall", "ndcg", "mrr") or not k.isdigit():
             raise ConfigError(f"metric must be recall@K, ndcg@K or mrr@K, got {self.metric!r}")
@@ -164,6 +176,7 @@ class SessionGraphModule(nn.Module):
         )
         self.readout = SessionReadout(config.dim, max_length, dropout=config.dropout)
         self.repeat = nn.Parameter(torch.zeros(max_length)) if config.repeat_bonus else None
+        self.repeat_gate = nn.Linear(config.dim, 1) if config.repeat_mixture else None
         self.prior = _prior(config, num_items, max_length, neighbours)
         self.reset_parameters()
 
@@ -175,6 +188,8 @@ class SessionGraphModule(nn.Module):
         self.readout.reset_parameters()
         if self.repeat is not None:
             nn.init.zeros_(self.repeat)
+        if self.repeat_gate is not None:
+            self.repeat_gate.reset_parameters()
         if self.prior is not None:
             self.prior.reset_parameters()
 
@@ -196,8 +211,34 @@ class SessionGraphModule(nn.Module):
 
     def score(self, sessions: Tensor, unit_states: Tensor, items: Tensor) -> Tensor:
         """``(B, N)`` scaled cosine of every item with each session (``unit_states`` are the
-        normalised item states), plus :meth:`session_bonus`."""
-        return self.config.scale * sessions @ unit_states.T + self.session_bonus(items)
+        normalised item states), plus :meth:`session_bonus`; or, with ``repeat_mixture``,
+        :meth:`mixture_scores`."""
+        cosines = self.config.scale * sessions @ unit_states.T
+        if self.repeat_gate is not None:
+            return self.mixture_scores(cosines, sessions, items)
+        return cosines + self.session_bonus(items)
+
+    def mixture_scores(self, cosines: Tensor, sessions: Tensor, items: Tensor) -> Tensor:
+        """``(B, N)`` log-probabilities of RepeatNet's two modes (Ren et al., 2019).
+
+        Explore: the softmax of the scaled cosines (plus the co-occurrence prior) over every
+        item. Repeat: the session's items, weighted by a softmax of their recency weights.
+        A per-session gate mixes the two. An additive bonus must fight the cosine, and a
+        session item whose state points away from the session vector stayed out of the top
+        hundreds; in the mixture it keeps its repeat share. The scores are log-probabilities,
+        so the full softmax loss trains them unchanged.
+        """
+        if self.repeat is None or self.repeat_gate is None:
+            raise ConfigError("mixture scores need repeat_mixture (its weights and gate)")
+        if self.prior is not None:
+            cosines = cosines + self.prior(items)
+        real = items != PAD
+        recency = self.repeat[-items.shape[1] :].expand_as(items).masked_fill(~real, -1e9)
+        weights = torch.softmax(recency, dim=1) * real
+        repeat = torch.zeros_like(cosines).scatter_add(1, items.clamp(min=0), weights)
+        gate = torch.sigmoid(self.repeat_gate(sessions))
+        mixed = (1.0 - gate) * torch.softmax(cosines, dim=1) + gate * repeat
+        return torch.log(mixed.clamp(min=MIN_PROBABILITY))
 
     def session_bonus(self, items: Tensor) -> Tensor:
         """``(B, N)`` what the session's items add to the scores apart from the cosine: the
