@@ -175,6 +175,8 @@ def test_presplit_without_valid_draws_it_from_train_and_keeps_test():
     assert result.report["valid_from_train"] == 10
     again = split_interactions(frame, SplitSettings(ratios=(0.8, 0.1, 0.1), seed=1))
     pd.testing.assert_frame_equal(again.interactions, out)
+    no_valid = split_interactions(frame, SplitSettings(ratios=(0.7, 0.0, 0.3)))
+    assert no_valid.report["valid_from_train"] == 0 and no_valid.report["rows"]["valid"] == 0
 
 
 def test_presplit_with_unknown_label_names_the_column():

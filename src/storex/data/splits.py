@@ -103,7 +103,8 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
     Pre-split data (the ``split`` column filled) is kept exactly as given, whatever the
     strategy: published splits must be evaluated as published to be comparable. Leaking rows
     are then only counted, under ``kept_leaks``. Pre-split data without valid rows gets a
-    valid part drawn from train (counted as ``valid_from_train``); test stays as given.
+    valid part drawn from train (counted as ``valid_from_train``) unless the ratios give valid
+    no share; test stays as given.
 
     Raises
     ------
@@ -123,7 +124,7 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
     valid_from_train = 0
     if presplit:
         labels = _given_labels(interactions["split"])
-        if not (labels == VALID).any():
+        if not (labels == VALID).any() and settings.ratios[1] > 0:
             labels = _valid_from_train(interactions, labels, settings)
             valid_from_train = int((labels == VALID).sum())
     else:
