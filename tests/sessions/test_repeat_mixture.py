@@ -47,6 +47,19 @@ def test_scores_are_log_probabilities_and_the_gate_moves_mass_to_session_items(p
     assert repeat[1, 2] == pytest.approx(1.0, abs=1e-5)  # padding takes no share
 
 
+
+def test_explore_mode_leaves_the_session_items_to_repeat_mode(planted) -> None:
+    module = _module(planted)
+    with torch.no_grad():
+        module.repeat_gate.weight.zero_()
+        module.repeat_gate.bias.fill_(-20.0)  # all but certain: the shopper explores
+    explore = _scores(module, ITEMS).exp()
+    assert explore[0, [7, 3, 5]].max() < 1e-6
+    assert explore[1, 2] < 1e-6
+    others = torch.ones(planted.num_items, dtype=torch.bool)
+    others[[7, 3, 5]] = False
+    assert explore[0, others].sum() == pytest.approx(1.0, abs=1e-5)
+
 def test_a_mixture_model_learns_saves_and_exports(planted, tmp_path) -> None:
     model = SessionRecommender(small_config(repeat_mixture=True)).fit(planted, cache_dir=tmp_path)
     assert evaluate_next_item(model, planted.samples["test"], ks=(1,))["recall@1"] >= 0.9

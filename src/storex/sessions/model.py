@@ -221,12 +221,15 @@ class SessionGraphModule(nn.Module):
     def mixture_scores(self, cosines: Tensor, sessions: Tensor, items: Tensor) -> Tensor:
         """``(B, N)`` log-probabilities of RepeatNet's two modes (Ren et al., 2019).
 
-        Explore: the softmax of the scaled cosines (plus the co-occurrence prior) over every
-        item. Repeat: the session's items, weighted by a softmax of their recency weights.
-        A per-session gate mixes the two. An additive bonus must fight the cosine, and a
-        session item whose state points away from the session vector stayed out of the top
-        hundreds; in the mixture it keeps its repeat share. The scores are log-probabilities,
-        so the full softmax loss trains them unchanged.
+        Explore: the softmax of the scaled cosines (plus the co-occurrence prior) over the
+        items not in the session. Repeat: the session's items, weighted by a softmax of their
+        recency weights. A per-session gate mixes the two. An additive bonus must fight the
+        cosine, and a session item whose state points away from the session vector stayed out
+        of the top hundreds; in the mixture it keeps its repeat share. Explore leaves the
+        session's items to repeat, as in RepeatNet: the latest item, closest to the session
+        vector, would otherwise take a top slot it never earns (repeats are merged, so it is
+        never next). The scores are log-probabilities, so the full softmax loss trains them
+        unchanged.
         """
         if self.repeat is None or self.repeat_gate is None:
             raise ConfigError("mixture scores need repeat_mixture (its weights and gate)")
@@ -235,9 +238,12 @@ class SessionGraphModule(nn.Module):
         real = items != PAD
         recency = self.repeat[-items.shape[1] :].expand_as(items).masked_fill(~real, -1e9)
         weights = torch.softmax(recency, dim=1) * real
-        repeat = torch.zeros_like(cosines).scatter_add(1, items.clamp(min=0), weights)
+        slots = items.clamp(min=0)
+        repeat = torch.zeros_like(cosines).scatter_add(1, slots, weights)
+        seen = torch.zeros_like(cosines).scatter_add(1, slots, real.to(cosines.dtype)) > 0
+        explore = torch.softmax(cosines.masked_fill(seen, -1e9), dim=1)
         gate = torch.sigmoid(self.repeat_gate(sessions))
-        mixed = (1.0 - gate) * torch.softmax(cosines, dim=1) + gate * repeat
+        mixed = (1.0 - gate) * explore + gate * repeat
         return torch.log(mixed.clamp(min=MIN_PROBABILITY))
 
     def session_bonus(self, items: Tensor) -> Tensor:
