@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -52,6 +53,28 @@ def test_sknn_votes_with_similar_sessions() -> None:
     cosine = 2 / math.sqrt(2 * 3)  # {4, 2} against its one neighbour {4, 1, 2}
     assert scores[0, [4, 1, 2]].tolist() == pytest.approx([cosine] * 3, abs=1e-3)
     assert (scores[0, [0, 3, 5, 6]] < 1e-3).all()  # popularity alone: the tie-breaker
+
+
+def _brute_force_sknn(train: list[list[int]], query: list[int], k: int, num_items: int):
+    """Every training session's cosine, the k best (ties to the later session) voting."""
+    found = set(query)
+    similar = [len(found & set(s)) / math.sqrt(len(found) * len(set(s))) for s in train]
+    best = sorted(range(len(train)), key=lambda n: (-similar[n], -n))[:k]
+    votes = np.zeros(num_items)
+    for n in best:
+        votes[list(set(train[n]))] += similar[n]
+    return votes
+
+
+def test_sknn_matches_a_brute_force_vote_of_every_training_session() -> None:
+    rng = np.random.default_rng(3)
+    train = [list(rng.integers(0, 12, rng.integers(1, 6))) for _ in range(40)]
+    queries = [list(rng.integers(0, 12, rng.integers(1, 4))) for _ in range(25)]
+    model = make_baseline("sknn", neighbours=3).fit(table(*train), num_items=12)
+    found = model.scores(rows(*queries, width=3), torch.zeros(25, 3, dtype=torch.long))
+    for row, query in enumerate(queries):
+        expected = _brute_force_sknn(train, query, 3, 12)
+        assert found[row].numpy() - expected == pytest.approx(np.zeros(12), abs=1e-3)
 
 
 def test_planted_rule_is_found_by_the_session_baselines(planted) -> None:

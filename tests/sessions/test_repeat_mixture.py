@@ -47,7 +47,6 @@ def test_scores_are_log_probabilities_and_the_gate_moves_mass_to_session_items(p
     assert repeat[1, 2] == pytest.approx(1.0, abs=1e-5)  # padding takes no share
 
 
-
 def test_explore_mode_leaves_the_session_items_to_repeat_mode(planted) -> None:
     module = _module(planted)
     with torch.no_grad():
@@ -59,6 +58,7 @@ def test_explore_mode_leaves_the_session_items_to_repeat_mode(planted) -> None:
     others = torch.ones(planted.num_items, dtype=torch.bool)
     others[[7, 3, 5]] = False
     assert explore[0, others].sum() == pytest.approx(1.0, abs=1e-5)
+
 
 def test_a_mixture_model_learns_saves_and_exports(planted, tmp_path) -> None:
     model = SessionRecommender(small_config(repeat_mixture=True)).fit(planted, cache_dir=tmp_path)

@@ -30,8 +30,6 @@ from storex.sessions.table import SessionTable
 TIE_SCALE = 1e-3
 """Ceiling of the popularity tie-breaker: below one count and below any kNN vote (a cosine
 of two sessions of at most a few hundred steps)."""
-DENSE_ELEMENTS = 1 << 24
-"""Bound on a ``(batch, training sessions)`` similarity block of the kNN baseline."""
 
 
 class SessionBaseline:
@@ -114,7 +112,14 @@ class LastItemTransitions(SessionBaseline):
 
 
 class SessionKNN(SessionBaseline):
-    """SKNN with cosine similarity of binary item sets (see the module docstring)."""
+    """SKNN with cosine similarity of binary item sets (see the module docstring).
+
+    A query meets only the training sessions that share one of its items: its sparse item
+    set times the item -> sessions index gives those similarities, so the cost follows the
+    sessions met rather than the training set's size (a dense product over every training
+    session took 11 s per 1,024 queries on 214K sessions). Among equal similarities the later
+    session wins: the closer in time, the likelier the shop's current catalogue.
+    """
 
     name: ClassVar[str] = "sknn"
 
@@ -123,41 +128,53 @@ class SessionKNN(SessionBaseline):
         if neighbours < 1:
             raise ConfigError(f"neighbours must be >= 1, got {neighbours}")
         self.neighbours = neighbours
-        self.sessions_: sp.csr_matrix | None = None
+        self.by_item_: sp.csr_matrix | None = None
         self.binary_: sp.csr_matrix | None = None
 
     def fit(self, train: SessionTable, num_items: int) -> SessionKNN:
         super().fit(train, num_items)
         items = np.asarray(train.items, dtype=np.int64)
-        matrix = sp.csr_matrix(
-            (np.ones(len(items)), (train.session_of_event, items)), shape=(len(train), num_items)
-        )
-        matrix.data[:] = 1.0  # item sets: a repeat within a session counts once
+        matrix = _item_sets(train.session_of_event, items, (len(train), num_items))
         norms = np.sqrt(np.asarray(matrix.sum(axis=1)).ravel())
-        self.sessions_ = (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ matrix).tocsr()
+        self.by_item_ = (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ matrix).T.tocsr()
         self.binary_ = matrix
         return self
 
     def scores(self, items: Tensor, events: Tensor) -> Tensor:
-        if self.sessions_ is None:
+        if self.by_item_ is None or self.binary_ is None:
             raise NotFittedError("SessionKNN is not fitted; call fit first")
-        query = _session_counts(items, self.num_items).clamp(max=1.0)
-        query = query / query.sum(dim=1, keepdim=True).clamp(min=1.0).sqrt()  # cosine
-        step = max(1, DENSE_ELEMENTS // max(1, self.sessions_.shape[0]))
-        blocks = [self._block(query[i : i + step]) for i in range(0, query.shape[0], step)]
-        return torch.cat(blocks) + self.tie_breaker()
+        real = (items != PAD).numpy()
+        rows = np.broadcast_to(np.arange(items.shape[0])[:, None], items.shape)[real]
+        query = _item_sets(rows, items.numpy()[real], (items.shape[0], self.num_items))
+        lengths = np.asarray(query.sum(axis=1)).ravel()
+        query = sp.diags(1.0 / np.sqrt(np.maximum(lengths, 1.0))) @ query  # cosine
+        similarity = (query @ self.by_item_).tocsr()
+        votes = _keep_top(similarity, self.neighbours) @ self.binary_
+        return torch.from_numpy(votes.toarray()) + self.tie_breaker()
 
-    def _block(self, query: Tensor) -> Tensor:
-        """Votes of each query's nearest training sessions, ``(B, N)``."""
-        similarity = torch.from_numpy(np.ascontiguousarray((self.sessions_ @ query.numpy().T).T))
-        k = min(self.neighbours, similarity.shape[1])
-        values, index = torch.topk(similarity, k, dim=1)
-        rows = torch.arange(similarity.shape[0]).repeat_interleave(k)
-        votes = sp.csr_matrix(
-            (values.reshape(-1).numpy(), (rows.numpy(), index.reshape(-1).numpy())),
-            shape=similarity.shape,
-        )
-        return torch.from_numpy((votes @ self.binary_).toarray())
+
+def _item_sets(rows: np.ndarray, items: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Binary ``rows x items`` matrix: a repeat within a row counts once."""
+    matrix = sp.csr_matrix((np.ones(len(items)), (rows, items)), shape=shape)
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _keep_top(similarity: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's ``k`` largest entries (ties to the later column), the rest dropped."""
+    similarity.sum_duplicates()
+    keep = np.zeros(similarity.nnz, dtype=bool)
+    for row in range(similarity.shape[0]):
+        start, end = similarity.indptr[row], similarity.indptr[row + 1]
+        if end - start <= k:
+            keep[start:end] = True
+            continue
+        order = np.lexsort((-similarity.indices[start:end], -similarity.data[start:end]))
+        keep[start + order[:k]] = True
+    kept = similarity.copy()
+    kept.data = np.where(keep, kept.data, 0.0)
+    kept.eliminate_zeros()
+    return kept
 
 
 BASELINES: dict[str, type[SessionBaseline]] = {
