@@ -37,6 +37,10 @@ class ItemGraph:
     def num_edges(self) -> int:
         return int(self.edge_index.shape[1])
 
+    def to(self, device: torch.device | str) -> ItemGraph:
+        """The same graph with its tensors on ``device``."""
+        return ItemGraph(self.edge_index.to(device), self.edge_weight.to(device), self.num_items)
+
     def fingerprint(self) -> str:
         """A digest of the graph (cache key of anything computed from it)."""
         digest = hashlib.sha256()
@@ -72,10 +76,14 @@ def build_item_graph(
 def add_self_loops(graph: ItemGraph, weight: float = 1.0) -> ItemGraph:
     """``graph`` with a loop of ``weight`` on every item (attention can then keep a node's
     own state, and an item without neighbours still has one edge)."""
-    loops = torch.arange(graph.num_items).repeat(2, 1)
+    device = graph.edge_index.device
+    loops = torch.arange(graph.num_items, device=device).repeat(2, 1)
+    own = torch.full(
+        (graph.num_items,), float(weight), dtype=graph.edge_weight.dtype, device=device
+    )
     return ItemGraph(
         torch.cat([graph.edge_index, loops], dim=1),
-        torch.cat([graph.edge_weight, torch.full((graph.num_items,), float(weight))]),
+        torch.cat([graph.edge_weight, own]),
         graph.num_items,
     )
 

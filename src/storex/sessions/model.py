@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from storex.devices import training_device
 from storex.errors import ConfigError
 from storex.sessions.encoders import ENCODER_KINDS, ItemEncoder, make_item_encoder
 from storex.sessions.graph import ItemGraph
@@ -75,6 +76,9 @@ class SessionModelConfig:
         Adam and the loop; early stopping watches ``metric`` on valid every epoch.
     seed, threads
         Randomness of the whole fit; CPU threads of torch.
+    device
+        Where training runs: ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` ...; the
+        trained model always serves, saves and exports from the CPU.
     """
 
     encoder: str = "graph_transformer"
@@ -99,6 +103,7 @@ class SessionModelConfig:
     metric: str = "ndcg@10"
     seed: int = 0
     threads: int = 1
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODER_KINDS:
@@ -118,6 +123,7 @@ class SessionModelConfig:
             raise ConfigError("scale and lr must be > 0")
         if self.repeat_mixture and not (self.repeat_bonus and self.loss == "full"):
             raise ConfigError("repeat_mixture needs repeat_bonus and the full loss")
+        training_device(self.device)  # a ConfigError now rather than after the data is read
         family, _, k = self.metric.partition("@")
         if family not in ("recall", "ndcg", "mrr") or not k.isdigit():
             raise ConfigError(f"metric must be recall@K, ndcg@K or mrr@K, got {self.metric!r}")

@@ -62,6 +62,16 @@ class NextItemSamples:
             self.items[index], self.events[index], self.targets[index], self.sessions[index]
         )
 
+    def to(self, device: torch.device | str) -> NextItemSamples:
+        """The samples with their tensors on ``device``."""
+        return NextItemSamples(
+            self.items.to(device),
+            self.events.to(device),
+            self.targets.to(device),
+            self.sessions.to(device),
+            self.truncated,
+        )
+
     def batches(self, size: int, order: Tensor | None = None) -> list[NextItemSamples]:
         """Consecutive batches of ``size`` samples, in ``order`` when given."""
         positions = torch.arange(len(self)) if order is None else order

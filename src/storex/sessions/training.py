@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from storex.devices import training_device
 from storex.errors import ModelError
 from storex.sessions.evaluation import KS, evaluate_next_item
 from storex.sessions.graph import ItemGraph
@@ -40,12 +41,16 @@ def train_module(
 ) -> list[dict[str, Any]]:
     """Fit ``module`` in place (best valid epoch kept) and return the epoch records.
 
-    Without valid samples every epoch runs and the last one is kept.
+    Training runs on ``config.device``; the module is handed back on the CPU, where it
+    serves. Without valid samples every epoch runs and the last one is kept.
     """
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     module.reset_parameters()
+    device = training_device(config.device)
+    module.to(device)
+    graph = graph.to(device)
     optimizer = torch.optim.Adam(
         module.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -69,7 +74,7 @@ def train_module(
                 break
     if best is not None:
         module.load_state_dict(best)
-    module.eval()
+    module.to("cpu").eval()
     return history
 
 
@@ -114,6 +119,7 @@ def _loss(
     config: SessionModelConfig,
     generator: torch.Generator,
 ) -> Tensor:
+    batch = batch.to(graph.edge_index.device)
     states = module.item_states(graph)
     sessions = module.encode_sessions(batch.items, batch.events, states)
     unit = F.normalize(states, dim=-1)
@@ -121,6 +127,7 @@ def _loss(
         scores = module.score(sessions, unit, batch.items)
         return F.cross_entropy(scores, batch.targets, label_smoothing=config.label_smoothing)
     negatives = torch.randint(0, module.num_items, (config.negatives,), generator=generator)
+    negatives = negatives.to(batch.items.device)
     bonus = module.session_bonus(batch.items)
     positive = config.scale * (sessions * unit[batch.targets]).sum(-1)
     positive = positive + bonus.gather(1, batch.targets.unsqueeze(1)).squeeze(1)
@@ -130,14 +137,16 @@ def _loss(
 
 
 class _Frozen:
-    """The module as a scorer for validation: eval mode, item states computed once."""
+    """The module as a scorer for validation: eval mode, item states computed once, on the
+    training device (scores come back on the CPU, beside the samples' targets)."""
 
     name = "validation"
 
     def __init__(self, module: SessionGraphModule, graph: ItemGraph) -> None:
         module.eval()
+        self.device = graph.edge_index.device
         with torch.no_grad():
             self.scoring = SessionScoringModule(module, module.item_states(graph))
 
     def scores(self, items: Tensor, events: Tensor) -> Tensor:
-        return self.scoring(items, events)
+        return self.scoring(items.to(self.device), events.to(self.device)).cpu()

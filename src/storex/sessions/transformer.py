@@ -36,7 +36,7 @@ class ReceiverEdges:
     def build(cls, edge_index: Tensor, feature: Tensor, num_nodes: int) -> ReceiverEdges:
         order = torch.argsort(edge_index[1] * num_nodes + edge_index[0])
         senders, receivers = edge_index[0, order], edge_index[1, order]
-        ptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+        ptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
         ptr[1:] = torch.cumsum(torch.bincount(receivers, minlength=num_nodes), 0)
         return cls(senders, receivers, ptr, feature[order])
 

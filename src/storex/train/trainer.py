@@ -58,6 +58,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import LinkLoader
 
+from storex.devices import training_device
 from storex.errors import ConfigError, ModelError
 from storex.evaluate.metrics import RATING_METRICS
 from storex.graph import ITEM, RATES, REV_RATES, USER, KnownPositives, sample_negatives
@@ -129,7 +130,7 @@ class Trainer:
         rating_metric = cfg.metric in RATING_METRICS
 
         torch.set_num_threads(resolve_threads(extra.get("threads")))
-        device = _device(cfg.device)
+        device = training_device(cfg.device)
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         module: EmbeddingModule = recommender.module_
@@ -702,12 +703,6 @@ def _cutoff(metric: str) -> int:
             f"metric must look like 'ndcg@20' or be one of {list(RATING_METRICS)}, got {metric!r}"
         )
     return int(k)
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _path(explicit: str | Path | None, configured: object) -> Path | None:
