@@ -161,7 +161,8 @@ def _item_sets(rows: np.ndarray, items: np.ndarray, shape: tuple[int, int]) -> s
 
 
 def _keep_top(similarity: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Each row's ``k`` largest entries (ties to the later column), the rest dropped."""
+    """Each row's ``k`` largest entries (ties to the later column); the rest are dropped in
+    place."""
     similarity.sum_duplicates()
     keep = np.zeros(similarity.nnz, dtype=bool)
     for row in range(similarity.shape[0]):
@@ -171,10 +172,9 @@ def _keep_top(similarity: sp.csr_matrix, k: int) -> sp.csr_matrix:
             continue
         order = np.lexsort((-similarity.indices[start:end], -similarity.data[start:end]))
         keep[start + order[:k]] = True
-    kept = similarity.copy()
-    kept.data = np.where(keep, kept.data, 0.0)
-    kept.eliminate_zeros()
-    return kept
+    similarity.data = np.where(keep, similarity.data, 0.0)
+    similarity.eliminate_zeros()
+    return similarity
 
 
 BASELINES: dict[str, type[SessionBaseline]] = {
