@@ -228,14 +228,13 @@ class SessionGraphModule(nn.Module):
         """``(B, N)`` log-probabilities of RepeatNet's two modes (Ren et al., 2019).
 
         Explore: the softmax of the scaled cosines (plus the co-occurrence prior) over the
-        items not in the session. Repeat: the session's items, weighted by a softmax of their
-        recency weights. A per-session gate mixes the two. An additive bonus must fight the
-        cosine, and a session item whose state points away from the session vector stayed out
-        of the top hundreds; in the mixture it keeps its repeat share. Explore leaves the
-        session's items to repeat, as in RepeatNet: the latest item, closest to the session
-        vector, would otherwise take a top slot it never earns (repeats are merged, so it is
-        never next). The scores are log-probabilities, so the full softmax loss trains them
-        unchanged.
+        items not in the session (else the latest item, closest to the session vector, holds
+        a top slot it never earns: repeats are merged, so it is never next). Repeat: the
+        session's items, weighted by a softmax of their recency weights. A per-session gate
+        mixes the two. An additive bonus must fight the cosine, and a session item whose state
+        points away from the session vector stayed out of the top hundreds; in the mixture it
+        keeps its repeat share. The scores are log-probabilities, so the full softmax loss
+        trains them unchanged.
         """
         if self.repeat is None or self.repeat_gate is None:
             raise ConfigError("mixture scores need repeat_mixture (its weights and gate)")
