@@ -38,7 +38,10 @@ class ItemGraph:
         return int(self.edge_index.shape[1])
 
     def to(self, device: torch.device | str) -> ItemGraph:
-        """The same graph with its tensors on ``device``."""
+        """The same graph with its tensors on ``device``: itself when they are there already,
+        so what an encoder caches for this graph (its sorted edges) stays valid."""
+        if self.edge_index.device == torch.device(device):
+            return self
         return ItemGraph(self.edge_index.to(device), self.edge_weight.to(device), self.num_items)
 
     def fingerprint(self) -> str:
