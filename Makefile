@@ -1,7 +1,7 @@
 # Every target does its own set-up: a fresh clone needs nothing but python3 and make.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,serve,web,django,export
+EXTRAS ?= dev,serve,web,django,export,scale
 
 .PHONY: setup browser demo shop test lint bench clean
 

@@ -125,6 +125,13 @@ class Recommender(ABC):
         """
         return None
 
+    def factors(self) -> tuple[Tensor, Tensor] | None:
+        """User and item vectors ``(U, d)``, ``(I, d)`` whose dot products are exactly
+        :meth:`score`, or None when scores are not a plain product (an MLP head, item-item
+        weights). Batch scoring and nearest-neighbour retrieval need them; without them both
+        fall back to :meth:`score`."""
+        return None
+
     def item_weights(self, sources: Tensor, targets: Tensor | None = None) -> Tensor:
         """How strongly each of ``sources`` points to each of ``targets`` (all items if None),
         shape ``(len(sources), len(targets))``: the item-item view used for "similar items"

@@ -231,6 +231,10 @@ class BipartiteGNN(EmbeddingModule):
     def predict_rating(self, user_emb: Tensor, item_emb: Tensor) -> Tensor | None:
         return None if self.rating_head is None else self.rating_head(user_emb, item_emb)
 
+    @property
+    def scores_by_dot_product(self) -> bool:
+        return self.pair_head is None
+
     def embed_new_users(
         self,
         user_x: Tensor,

@@ -96,6 +96,11 @@ class EmbeddingModule(nn.Module):
         """Rating estimate of row-aligned pairs, or None when the model has no rating head."""
         return None
 
+    @property
+    def scores_by_dot_product(self) -> bool:
+        """Whether :meth:`score_all` is the plain product ``user_emb @ item_emb.T``."""
+        return type(self).score_all is EmbeddingModule.score_all
+
 
 class EmbeddingRecommender(Recommender):
     """A :class:`Recommender` around an :class:`EmbeddingModule`, trained by the Trainer."""
@@ -132,6 +137,12 @@ class EmbeddingRecommender(Recommender):
         self.check_fitted()
         with torch.no_grad():
             return self.module_.score_all(self.user_emb_[users], self.item_emb_)
+
+    def factors(self) -> tuple[Tensor, Tensor] | None:
+        self.check_fitted()
+        if not self.module_.scores_by_dot_product:
+            return None
+        return self.user_emb_, self.item_emb_
 
     def item_vectors(self) -> Tensor | None:
         """The final item embeddings (what ``score`` multiplies user embeddings with)."""
