@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -382,11 +383,83 @@ def test_sampled_mode_trains_on_neighbour_batches() -> None:
     assert torch.equal(again.user_emb_, same.user_emb_)
 
 
+class FullOnlyModel(EmbeddingRecommender):
+    """LightGCN's module without the sampled hook: a module that can only train full-graph."""
+
+    name = "test-full-only"
+
+    def build_module(self, spec: DataSpec) -> EmbeddingModule:
+        class FullOnly(EmbeddingModule):
+            def __init__(self) -> None:
+                super().__init__()
+                self.user = nn.Embedding(spec.num_users, 4)
+                self.item = nn.Embedding(spec.num_items, 4)
+
+            def forward(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
+                return self.user.weight, self.item.weight
+
+        return FullOnly()
+
+
 def test_sampled_mode_needs_the_hook_and_a_pair_loss(data: InteractionData) -> None:
     with pytest.raises(ConfigError, match="forward_sampled"):
-        lightgcn(mode="sampled").fit(data)
+        FullOnlyModel({"mode": "sampled", "epochs": 1}).fit(data)
     with pytest.raises(ConfigError, match="bpr or bce"):
         SampledModel({"mode": "sampled", "loss": "softmax"}).fit(data)
+
+
+def test_sampled_lightgcn_matches_full_batch_quality(data: InteractionData) -> None:
+    settings = {"epochs": 12, "eval_every": 12, "num_neighbors": (4,)}
+    full = lightgcn(mode="full", **settings).fit(data)
+    sampled = lightgcn(mode="sampled", **settings).fit(data)
+    assert sampled.trainer_mode_ == "sampled" and full.trainer_mode_ == "full"
+    full_recall = RankingValidator(data, ks=(4,))(full.score)["recall@4"]
+    sampled_recall = RankingValidator(data, ks=(4,))(sampled.score)["recall@4"]
+    assert full_recall > 0.9
+    assert sampled_recall >= full_recall - 0.05
+
+
+def test_lightgcn_sampled_propagation_equals_full_when_no_neighbour_is_dropped(
+    data: InteractionData,
+) -> None:
+    from torch_geometric.loader import LinkLoader
+
+    from storex.graph.neighbors import make_neighbor_sampler
+    from storex.train.trainer import bipartite_hetero, build_graph_inputs
+
+    model = fitted_module(lightgcn(), data)
+    module = model.module_.eval()
+    full_users, full_items = module(build_graph_inputs(data, module, torch.device("cpu")))
+    hetero = bipartite_hetero(data)
+    every = make_neighbor_sampler(hetero, [-1, -1], seed=0)
+    loader = LinkLoader(
+        hetero, link_sampler=every, edge_label_index=(RATES, data.train[:, :20]), batch_size=20
+    )
+    batch = next(iter(loader))
+    with torch.no_grad():
+        users, items = module.forward_sampled(batch)
+    seeds = batch[RATES].edge_label_index
+    torch.testing.assert_close(users[seeds[0]], full_users[batch[USER].n_id[seeds[0]]])
+    torch.testing.assert_close(items[seeds[1]], full_items[batch[ITEM].n_id[seeds[1]]])
+
+
+def test_auto_mode_samples_above_the_threshold(data: InteractionData) -> None:
+    edges = data.train.shape[1]
+    below = lightgcn(epochs=1, extra={"sampled_above": edges}).fit(data)
+    above = lightgcn(epochs=1, extra={"sampled_above": edges - 1}).fit(data)
+    softmax = lightgcn(epochs=1, loss="softmax", extra={"sampled_above": 0}).fit(data)
+    assert (below.trainer_mode_, above.trainer_mode_, softmax.trainer_mode_) == (
+        "full",
+        "sampled",
+        "full",
+    )
+
+
+def test_validation_ranks_a_fixed_subset_above_the_cap(data: InteractionData) -> None:
+    model = lightgcn(epochs=2, extra={"valid_users": 10}).fit(data)
+    assert [r["valid_users"] for r in model.history_] == [10, 10]
+    first = RankingValidator(data, max_users=10, seed=3).users
+    assert first.size == 10 and np.array_equal(first, RankingValidator(data, max_users=10, seed=3).users)
 
 
 @pytest.mark.parametrize(

@@ -247,6 +247,10 @@ def _ease_inverse_woodbury(history: sp.csr_matrix, l2: float) -> Tensor:
     return precision
 
 
+ITEM_KNN_BLOCK_ENTRIES = 50_000_000
+"""Item-kNN computes co-occurrences for at most this many (target, item) cells at a time."""
+
+
 @register
 class ItemKNN(_ItemItemRecommender):
     """Item-based nearest neighbours: cosine similarity ``|U_i & U_j| / (sqrt(d_i d_j) +
@@ -271,16 +275,26 @@ class ItemKNN(_ItemItemRecommender):
         return {"k": self.k, "shrink": self.shrink}
 
     def _fit_weights(self, history: sp.csr_matrix) -> None:
-        cooc = (history.T @ history).tocoo()
-        off_diagonal = cooc.row != cooc.col
-        target, neighbour = cooc.row[off_diagonal], cooc.col[off_diagonal]
-        norms = np.sqrt(np.asarray(history.sum(axis=0), dtype=np.float64).ravel())
-        values = cooc.data[off_diagonal] / (norms[target] * norms[neighbour] + self.shrink)
-        keep = _top_k_per_group(target, values, self.k)
+        """Co-occurrences a block of target items at a time, each block cut to its top ``k``
+        before the next: the full item x item product of a big catalogue (33K items: up to 1G
+        entries) never exists at once. Row ``t`` of the product depends on target ``t`` alone,
+        so the blocks give exactly the unblocked result."""
         num_items = history.shape[1]
+        norms = np.sqrt(np.asarray(history.sum(axis=0), dtype=np.float64).ravel())
+        by_item = history.T.tocsr()
+        block = max(1, ITEM_KNN_BLOCK_ENTRIES // max(num_items, 1))
+        parts = []
+        for start in range(0, num_items, block):
+            cooc = (by_item[start : start + block] @ history).tocoo()
+            target = cooc.row.astype(np.int64) + start
+            off_diagonal = target != cooc.col
+            target, neighbour = target[off_diagonal], cooc.col[off_diagonal]
+            values = cooc.data[off_diagonal] / (norms[target] * norms[neighbour] + self.shrink)
+            keep = _top_k_per_group(target, values, self.k)
+            parts.append((values[keep].astype(np.float32), neighbour[keep], target[keep]))
+        values, neighbour, target = (np.concatenate([p[i] for p in parts]) for i in range(3))
         self.similarity_ = sp.csr_matrix(
-            (values[keep].astype(np.float32), (neighbour[keep], target[keep])),
-            shape=(num_items, num_items),
+            (values, (neighbour, target)), shape=(num_items, num_items)
         )
 
     def _apply(self, rows: sp.csr_matrix) -> Tensor:

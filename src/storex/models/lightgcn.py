@@ -18,6 +18,12 @@ carried as one extra embedding column (users hold 1 there), so scores stay dot p
 
 Sparse products use CSR matrices with a precomputed transpose for the backward pass, which on
 CPU is several times faster than autograd through ``torch.sparse.mm`` on COO tensors.
+
+``forward_sampled`` propagates over a neighbour-sampled subgraph instead (``mode="sampled"``
+training, for graphs where a full propagation per step is too slow): the same weights
+``deg(r)^-alpha * deg(c)^-beta`` with *global* degrees, each received sum scaled by
+``deg(r) / sampled(r)`` so that it estimates the full sum without bias; a node that kept all
+its neighbours gets exactly the full-graph value.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.data import HeteroData
 
 from storex.errors import ConfigError
+from storex.graph import ITEM, RATES, REV_RATES, USER
 from storex.models.data import DataSpec
 from storex.models.neural import EmbeddingModule, EmbeddingRecommender, GraphInputs, TrainConfig
 from storex.models.registry import register
@@ -156,12 +164,40 @@ class LightGCNModule(EmbeddingModule):
         users, items = final[: self.num_users], final[self.num_users :]
         return self._with_bias(users, items)
 
-    def _with_bias(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+    def forward_sampled(self, batch: HeteroData) -> tuple[Tensor, Tensor]:
+        """Embeddings of a sampled batch's nodes (see the module docstring).
+
+        ``batch`` comes from the trainer's ``LinkLoader``: global ids in ``n_id``, global
+        training degrees in ``degree``. Nodes further out than ``num_layers`` hops are only
+        inputs; the seeds' embeddings are exact when no neighbour was dropped.
+        """
+        users, items = batch[USER].n_id, batch[ITEM].n_id
+        offset = users.numel()
+        to_item, to_user = batch[RATES].edge_index, batch[REV_RATES].edge_index
+        senders = torch.cat([to_item[0], to_user[0] + offset])
+        receivers = torch.cat([to_item[1] + offset, to_user[1]])
+        degree = torch.cat([batch[USER].degree, batch[ITEM].degree]).float().clamp(min=1.0)
+        sampled = torch.bincount(receivers, minlength=degree.numel()).float().clamp(min=1.0)
+        weight = degree[receivers].pow(1.0 - self.alpha) / sampled[receivers]
+        weight = (weight * degree[senders].pow(-self.beta)).unsqueeze(1)
+        current = torch.cat([self.user_emb(users), self.item_emb(items)])
+        layers = [current]
+        for _ in range(self.num_layers):
+            sent = F.normalize(current, dim=1) if self.normalize_layers else current
+            current = torch.zeros_like(current).index_add_(0, receivers, sent[senders] * weight)
+            layers.append(current)
+        final = self.pool(layers)
+        return self._with_bias(final[:offset], final[offset:], items)
+
+    def _with_bias(
+        self, users: Tensor, items: Tensor, item_ids: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         if self.bias is None:
             return users, items
+        bias = self.bias if item_ids is None else self.bias[item_ids]
         return (
             torch.cat([users, users.new_ones(users.shape[0], 1)], dim=1),
-            torch.cat([items, self.bias.unsqueeze(1)], dim=1),
+            torch.cat([items, bias.unsqueeze(1)], dim=1),
         )
 
     def fold_in(self, item_emb: Tensor, histories: Sequence[Tensor]) -> Tensor:

@@ -43,7 +43,9 @@ class TrainConfig:
     patience: int = 10
     eval_every: int = 1
     metric: str = "ndcg@20"
-    mode: Literal["full", "sampled"] = "full"
+    #: ``"auto"``: ``"sampled"`` above ``extra["sampled_above"]`` training edges (see
+    #: :mod:`storex.train.trainer`) for modules that can, ``"full"`` otherwise.
+    mode: Literal["auto", "full", "sampled"] = "auto"
     num_neighbors: tuple[int, ...] = (10, 5)
     seed: int = 42
     device: str = "auto"
@@ -125,7 +127,9 @@ class EmbeddingRecommender(Recommender):
         self.spec_ = data.spec
         torch.manual_seed(self.train.seed)  # the initial weights follow the seed too
         self.module_ = self.build_module(self.spec_)
-        self.history_ = Trainer(self.train).fit(self, data)
+        trainer = Trainer(self.train)
+        self.history_ = trainer.fit(self, data)
+        self.trainer_mode_ = trainer.mode_  # "full" or "sampled", what mode="auto" chose
         return self
 
     def set_embeddings(self, user_emb: Tensor, item_emb: Tensor) -> None:

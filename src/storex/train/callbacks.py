@@ -38,6 +38,10 @@ class RankingValidator:
     ``exclude`` splits are masked out (the reference code masks train only); recall is hits over
     the user's held-out items, NDCG has binary relevance with the ideal DCG over
     ``min(K, held-out items)``; both are averaged over users with held-out items.
+
+    ``max_users`` caps the users ranked: above it a fixed subset drawn once with ``seed``
+    (the same users every epoch, so epochs compare), which keeps validation of a big store
+    from costing more than its training epoch.
     """
 
     def __init__(
@@ -47,6 +51,8 @@ class RankingValidator:
         ks: Sequence[int] = (10, 20),
         exclude: Sequence[str] = ("train",),
         batch_size: int = 1024,
+        max_users: int | None = None,
+        seed: int = 0,
     ) -> None:
         if not ks or min(ks) < 1:
             raise ConfigError(f"cut-offs must be >= 1, got {list(ks)}")
@@ -54,7 +60,11 @@ class RankingValidator:
         self.batch_size = batch_size
         self.truth = data.matrix(split)
         self.exclude = data.matrix(*exclude) if exclude else None
-        self.users = np.flatnonzero(np.diff(self.truth.indptr) > 0)
+        users = np.flatnonzero(np.diff(self.truth.indptr) > 0)
+        self.total_users = int(users.size)
+        if max_users is not None and users.size > max_users:
+            users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+        self.users = users
         self.num_items = data.num_items
 
     def __call__(self, score_fn: ScoreFn) -> dict[str, float]:

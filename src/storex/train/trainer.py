@@ -33,9 +33,17 @@ the cores the load average leaves free, see :mod:`storex.train.threads`);
 
 ``mode="sampled"`` trains on neighbour-sampled mini-batches (PyG ``LinkLoader`` over the
 interleaved positive/negative pairs, with :func:`storex.graph.make_neighbor_sampler` and
-``num_neighbors``) for modules that define ``forward_sampled(batch: HeteroData) -> (user_emb,
-item_emb)`` for the nodes of the batch; validation and the final embeddings still use the
-full-graph ``forward``.
+``num_neighbors``, padded with its last fanout to the module's ``num_layers`` hops) for modules
+that define ``forward_sampled(batch: HeteroData) -> (user_emb, item_emb)`` for the nodes of the
+batch; validation and the final embeddings still use the full-graph ``forward``. The batch's
+nodes carry their global training ``degree`` beside ``n_id``.
+
+``mode="auto"`` (the default) picks ``"sampled"`` when the training graph has more than
+``extra["sampled_above"]`` edges (:data:`SAMPLED_ABOVE`, 2M) and the module can (it has
+``forward_sampled``, the loss is bpr or bce, no contrastive term), ``"full"`` otherwise: one
+full propagation per step stops being affordable at that size. ``extra["valid_users"]``
+(:data:`VALID_USERS`, 20K) caps the valid users ranked for early stopping: above it a fixed
+subset drawn with ``seed``; the epoch log says ``valid_users=N of M`` when it applies.
 
 Optional module hooks: ``ego_embeddings() -> (user, item)`` for the L2 penalty (the output
 embeddings are penalised otherwise) and ``reset_parameters()``, which a fresh (not resumed) fit
@@ -83,6 +91,10 @@ log = logging.getLogger(__name__)
 
 BEST_FILE = "model_best.pth"
 LAST_FILE = "model_last.pth"
+SAMPLED_ABOVE = 2_000_000
+"""Training edges above which ``mode="auto"`` trains on sampled neighbourhoods."""
+VALID_USERS = 20_000
+"""Valid users ranked for early stopping at most (a fixed seeded subset above it)."""
 
 
 class Trainer:
@@ -138,10 +150,21 @@ class Trainer:
             module.reset_parameters()
         module.to(device)
         graph = build_graph_inputs(data, module, device)
-        objective = _objective(cfg, data, module, graph, rng)
+        self.mode_ = resolve_mode(cfg, data, module)
+        objective = _objective(cfg, self.mode_, data, module, graph, rng)
         if validator is None and data.valid.numel():
             ks = sorted({10, 20} if rating_metric else {10, 20, _cutoff(cfg.metric)})
-            validator = RankingValidator(data, ks=ks, batch_size=extra.get("eval_batch_size", 1024))
+            validator = RankingValidator(
+                data,
+                ks=ks,
+                batch_size=extra.get("eval_batch_size", 1024),
+                max_users=int(extra.get("valid_users", VALID_USERS)),
+                seed=cfg.seed,
+            )
+            ranked, total = validator.users.size, validator.total_users
+            if ranked < total:
+                log.info("validating on valid_users=%d of %d (fixed seeded subset)", ranked, total)
+        log.info("training mode %s over %d training edges", self.mode_, data.train.shape[1])
         rating_validator = (
             RatingValidator(data) if rating_metric or _has_ratings(data.valid_rating) else None
         )
@@ -165,6 +188,8 @@ class Trainer:
                         raise ConfigError(_missing_metric(cfg.metric, metrics, module))
                     record.update(metrics)
                     record["eval_seconds"] = round(time.perf_counter() - started, 4)
+                    if isinstance(validator, RankingValidator):
+                        record["valid_users"] = int(validator.users.size)
                     if stopper.update(metrics[cfg.metric]):
                         run.best = _snapshot(module, epoch, metrics[cfg.metric], user_emb, item_emb)
                         if checkpoint_dir is not None:
@@ -492,6 +517,7 @@ class _SampledObjective:
         self.negatives = _Negatives(replace_negatives(cfg, 1), data)
         self.regulariser = _Regulariser(cfg.embedding_reg)
         self.hetero = bipartite_hetero(data)
+        self.fanouts = sampled_fanouts(cfg.num_neighbors, getattr(module, "num_layers", None))
 
     def batches(self, rng: np.random.Generator) -> Iterator[HeteroData]:
         order = torch.from_numpy(rng.permutation(self.pairs.shape[1]))
@@ -502,7 +528,7 @@ class _SampledObjective:
         )
         labels = torch.arange(label_index.shape[1]) % 2 == 0
         sampler = make_neighbor_sampler(
-            self.hetero, list(self.cfg.num_neighbors), seed=int(rng.integers(2**31))
+            self.hetero, self.fanouts, seed=int(rng.integers(2**31))
         )
         loader = LinkLoader(
             self.hetero,
@@ -534,19 +560,30 @@ class _SampledObjective:
         return value
 
 
+def sampled_fanouts(num_neighbors: tuple[int, ...], num_layers: int | None) -> list[int]:
+    """One fanout per propagation layer: ``num_neighbors`` cut or padded with its last entry,
+    so a batch reaches as many hops as the module propagates."""
+    fanouts = list(num_neighbors) or [10]
+    if num_layers is None or num_layers < 1:
+        return fanouts
+    return (fanouts + [fanouts[-1]] * num_layers)[:num_layers]
+
+
 def replace_negatives(cfg: TrainConfig, negatives: int) -> TrainConfig:
     return TrainConfig(**{**cfg.to_dict(), "negatives": negatives})
 
 
 def bipartite_hetero(data: InteractionData) -> HeteroData:
-    """Users and items (features ``x``, global ``n_id``) with both edge directions and their
-    ``rating``, laid out like :func:`storex.graph.assemble_hetero` for the neighbour sampler."""
+    """Users and items (features ``x``, global ``n_id`` and training ``degree``) with both edge
+    directions and their ``rating``, laid out like :func:`storex.graph.assemble_hetero` for the neighbour sampler."""
     hetero = HeteroData()
     hetero[USER].num_nodes = data.num_users
     hetero[ITEM].num_nodes = data.num_items
     hetero[USER].x, hetero[ITEM].x = data.user_x, data.item_x
     hetero[USER].n_id = torch.arange(data.num_users)
     hetero[ITEM].n_id = torch.arange(data.num_items)
+    hetero[USER].degree = torch.bincount(data.train[0], minlength=data.num_users)
+    hetero[ITEM].degree = torch.bincount(data.train[1], minlength=data.num_items)
     rating = data.train_rating
     if rating.numel() != data.train.shape[1]:
         rating = torch.full((data.train.shape[1],), float("nan"))
@@ -555,14 +592,29 @@ def bipartite_hetero(data: InteractionData) -> HeteroData:
     return hetero
 
 
+def resolve_mode(cfg: TrainConfig, data: InteractionData, module: EmbeddingModule) -> str:
+    """``cfg.mode``, with ``"auto"`` decided by the training graph's size (module docstring)."""
+    if cfg.mode != "auto":
+        return cfg.mode
+    threshold = int(cfg.extra.get("sampled_above", SAMPLED_ABOVE))
+    able = (
+        hasattr(module, "forward_sampled")
+        and cfg.loss in ("bpr", "bce")
+        and float(cfg.extra.get("cl_weight", 0.0)) == 0.0
+        and cfg.rating_weight == 0.0
+    )
+    return "sampled" if able and data.train.shape[1] > threshold else "full"
+
+
 def _objective(
     cfg: TrainConfig,
+    mode: str,
     data: InteractionData,
     module: EmbeddingModule,
     graph: GraphInputs,
     rng: np.random.Generator,
 ) -> _Objective:
-    if cfg.mode == "sampled":
+    if mode == "sampled":
         return _SampledObjective(cfg, data, module)
     if cfg.loss == "mse":
         return _RatingObjective(cfg, data)
