@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     seed: int = 42
+    stream_rows: int | None = Field(
+        default=2_000_000,
+        ge=0,
+        description="Parquet interactions above this many rows are read in batches into "
+        "integer codes (never whole as text); None: always whole.",
+    )
     cleaning: CleaningSettings = CleaningSettings()
     split: SplitSettings = SplitSettings()
     features: FeatureSettings = FeatureSettings()

@@ -29,7 +29,13 @@ class IdMap:
     def from_series(cls, ids: pd.Series) -> IdMap:
         """Ids in order of first appearance (fast path for large columns)."""
         mapping = cls()
-        mapping._ids = [str(v) for v in pd.unique(ids.astype("string").to_numpy())]
+        if isinstance(ids.dtype, pd.CategoricalDtype):  # first appearance read off the codes
+            codes = ids.cat.codes.to_numpy()
+            first = pd.unique(codes)
+            values = ids.cat.categories.to_numpy(dtype=object)
+            mapping._ids = [str(values[c]) if c >= 0 else str(pd.NA) for c in first]
+        else:
+            mapping._ids = [str(v) for v in pd.unique(ids.astype("string").to_numpy())]
         mapping._index = {v: i for i, v in enumerate(mapping._ids)}
         if len(mapping._index) != len(mapping._ids):
             raise ValueError("duplicate ids after conversion to text")
@@ -54,6 +60,12 @@ class IdMap:
 
     def lookup(self, ids: pd.Series | np.ndarray | list[str]) -> np.ndarray:
         """Vectorised indices of known ids; -1 for unknown ones."""
+        if isinstance(ids, pd.Series) and isinstance(ids.dtype, pd.CategoricalDtype):
+            per_value = self.lookup(ids.cat.categories.astype("string"))
+            codes = ids.cat.codes.to_numpy()
+            out = np.full(codes.size, -1, dtype=np.int64)
+            out[codes >= 0] = per_value[codes[codes >= 0]]
+            return out
         series = pd.Series(ids, dtype="string")
         codes = series.map(self._index)
         return codes.fillna(-1).to_numpy(dtype=np.int64)

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,13 @@ def prepare(
             source,
             data_dir=settings.data_dir,
             session_gap_minutes=settings.graph.session_gap_minutes,
+            stream_rows=settings.stream_rows,
         )
     with stage("clean"):
         dedupe = "exact" if data.has_sessions else "pair"
         cleaned, cleaning = clean(data, settings.cleaning, dedupe=dedupe)
+        raw = replace(data, interactions=data.interactions.iloc[:0])
+        del data  # the raw rows are not needed past cleaning: free them before the split
     with stage("split"):
         split = split_interactions(cleaned.interactions, settings.split)
         interactions = split.interactions
@@ -97,6 +100,7 @@ def prepare(
         user_encoder = UserEncoder(settings.features).fit(cleaned.users, train)
         item_x = item_encoder.transform(cleaned.items, item_map.ids)
         user_x = user_encoder.transform(cleaned.users, user_map.ids, train)
+        del train
     with stage("graph"):
         graph = GraphBuilder(settings.graph).build_artifacts(
             interactions,
@@ -108,7 +112,7 @@ def prepare(
             item_feature_names=item_encoder.feature_names_,
             seed=settings.seed,
         )
-    summary = _summary(data, cleaned, cleaning, split, user_map, item_map, user_x, item_x)
+    summary = _summary(raw, cleaned, cleaning, split, user_map, item_map, user_x, item_x)
 
     def write_stage_files(folder: Path) -> None:
         write_json(folder / "cleaning_report.json", cleaning.to_dict())

@@ -73,10 +73,13 @@ def load_dataset(
     *,
     data_dir: Path | None = None,
     session_gap_minutes: float = 30.0,
+    stream_rows: int | None = None,
 ) -> StoreData:
     """Read a named data set, or a file/folder whose layout is recognised, as StoreData.
 
     Names: see :data:`DATASET_NAMES`, plus ``amazon-2023:<Category>`` after a download.
+    ``stream_rows``: Parquet interaction tables above this many rows are read batch by batch
+    into integer codes (see :func:`storex.data.readers.tabular.read_tabular`).
     """
     text = str(name_or_path)
     if text == "synthetic":
@@ -85,12 +88,12 @@ def load_dataset(
         return generate_store()
     if text in DATASETS or text.startswith(AMAZON_2023_PREFIX):
         folder = locate_dataset(text, data_dir=data_dir)
-        data = load_path(folder, session_gap_minutes=session_gap_minutes)
+        data = load_path(folder, session_gap_minutes=session_gap_minutes, stream_rows=stream_rows)
         data.name = text
         return data
     path = Path(name_or_path).expanduser()
     if path.exists():
-        return load_path(path, session_gap_minutes=session_gap_minutes)
+        return load_path(path, session_gap_minutes=session_gap_minutes, stream_rows=stream_rows)
     raise MissingDataError(
         f"{text!r} is neither a known data set nor an existing file or folder. "
         f"Known names: {', '.join(DATASET_NAMES)}, {AMAZON_2023_PREFIX}<Category>. "
@@ -172,7 +175,9 @@ def detect_layout(path: str | Path) -> str:
     )
 
 
-def load_path(path: str | Path, *, session_gap_minutes: float = 30.0) -> StoreData:
+def load_path(
+    path: str | Path, *, session_gap_minutes: float = 30.0, stream_rows: int | None = None
+) -> StoreData:
     """Read a file or folder with the reader its layout calls for."""
     path = Path(path)
     layout = detect_layout(path)
@@ -198,6 +203,7 @@ def load_path(path: str | Path, *, session_gap_minutes: float = 30.0) -> StoreDa
         interactions,
         items=_named_table(folder, "items") if beside else None,
         users=_named_table(folder, "users") if beside else None,
+        stream_rows=stream_rows,
     )
 
 

@@ -11,6 +11,9 @@ Interactions (one row per event):
 
 Items: item_id, title, categories (list of str), brand, price, year, plus free-form extras.
 Users: user_id, age, gender, occupation, zip, plus free-form extras.
+
+The text columns of interactions may also be categorical (string categories): the streamed
+reader of big Parquet files gives them so, and every stage reads them through their codes.
 """
 
 from __future__ import annotations
@@ -142,6 +145,17 @@ def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: str) -
         raise DataError(f"missing column(s) {missing}; found {list(frame.columns)}", path=path)
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 when missing) and the distinct values of a text column.
+
+    A categorical column hands over its own codes, so no text is built per row.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().copy(), values.cat.categories
+    codes, distinct = pd.factorize(values)
+    return codes, pd.Index(distinct)
+
+
 def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
     """A numeric column, missing or unparsable values as NaN (metadata is best effort)."""
     if column not in frame:
@@ -150,9 +164,28 @@ def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _as_string(values: pd.Series) -> pd.Series:
-    """Strings with real missing values (never the text 'nan' or '')."""
+    """Strings with real missing values (never the text 'nan' or '').
+
+    A categorical column stays categorical, cleaned on its distinct values only (texts equal
+    after stripping merge): big streamed tables keep their compact codes.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _as_string_categorical(values)
     series = values.astype("string").str.strip()
     return series.mask(series == "", pd.NA)
+
+
+def _as_string_categorical(values: pd.Series) -> pd.Series:
+    cleaned = _as_string(pd.Series(values.cat.categories, dtype=object))
+    merged_codes, merged = pd.factorize(cleaned)
+    codes = values.cat.codes.to_numpy()
+    present = codes >= 0
+    new_codes = np.full(codes.size, -1, dtype=np.int32)
+    new_codes[present] = merged_codes[codes[present]]
+    categories = pd.Index(np.asarray(merged, dtype=object), dtype=object)
+    return pd.Series(
+        pd.Categorical.from_codes(new_codes, categories=categories), index=values.index
+    )
 
 
 def _as_list(value: object) -> list[str]:

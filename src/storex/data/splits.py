@@ -144,7 +144,7 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
         raise EmptyDataError(f"the {strategy} split left no training rows", column="split")
     out = interactions.loc[labels != DROPPED].reset_index(drop=True)
     kept_labels = labels[labels != DROPPED]
-    out["split"] = pd.array(np.asarray(SPLITS, dtype=object)[kept_labels], dtype="string")
+    out["split"] = _split_column(kept_labels, compact=_is_categorical(interactions["user_id"]))
     report: dict[str, Any] = {
         "strategy": strategy,
         "seed": settings.seed,
@@ -166,6 +166,17 @@ def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> S
         kept_leaks or "none",
     )
     return SplitResult(interactions=out, report=report)
+
+
+def _is_categorical(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.CategoricalDtype)
+
+
+def _split_column(labels: np.ndarray, *, compact: bool) -> pd.api.extensions.ExtensionArray:
+    """Split names per row: categorical for a compact (categorical) frame, else strings."""
+    if compact:
+        return pd.Categorical.from_codes(labels.astype(np.int8), categories=list(SPLITS))
+    return pd.array(np.asarray(SPLITS, dtype=object)[labels], dtype="string")
 
 
 def _codes(frame: pd.DataFrame) -> _Codes:

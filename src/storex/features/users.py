@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from storex.config import FeatureSettings
+from storex.data.schema import text_codes
 from storex.errors import DataError, EmptyDataError, ModelError, NotFittedError
 from storex.features.base import (
     OneHot,
@@ -236,19 +237,28 @@ def _history(interactions: pd.DataFrame, what: str) -> pd.DataFrame:
     if "user_id" not in interactions.columns:
         raise DataError(f"{what}: no 'user_id' column", column="user_id")
     if "split" in interactions.columns:
-        split = interactions["split"].astype("string").str.strip().str.lower()
-        held_out = int(split.isin(_HOLDOUT_SPLITS).sum())
+        codes, names = text_codes(interactions["split"])
+        names = pd.Series(names, dtype="string").str.strip().str.lower()
+        held_out = int(names.isin(_HOLDOUT_SPLITS).to_numpy(dtype=bool)[codes[codes >= 0]].sum())
         if held_out:
             raise DataError(
                 f"{what}: {held_out} row(s) marked valid/test; user features may only summarise "
                 "training interactions",
                 column="split",
             )
-    user_ids = interactions["user_id"].astype("string")
-    if user_ids.isna().any():
+    users = interactions["user_id"]
+    if not isinstance(users.dtype, pd.CategoricalDtype):
+        users = users.astype("string")  # 1 and "1" are one user, as in the id maps
+    codes, user_ids = text_codes(users)
+    if (codes < 0).any():
         raise DataError(
-            f"{what}: {int(user_ids.isna().sum())} row(s) without a user id", column="user_id"
+            f"{what}: {int((codes < 0).sum())} row(s) without a user id", column="user_id"
         )
     ratings = numeric_column(interactions, "rating", what)
-    grouped = pd.DataFrame({"user_id": user_ids, "rating": ratings}).groupby("user_id", sort=False)
-    return pd.DataFrame({"count": grouped.size(), "rating_mean": grouped["rating"].mean()})
+    # Grouping the codes is grouping the text (same order of first appearance), minus the text.
+    grouped = pd.DataFrame({"code": codes, "rating": ratings}).groupby("code", sort=False)
+    means = grouped["rating"].mean()
+    index = pd.Index(pd.Series(user_ids[means.index.to_numpy()], dtype="string"), name="user_id")
+    return pd.DataFrame(
+        {"count": grouped.size().to_numpy(), "rating_mean": means.to_numpy()}, index=index
+    )

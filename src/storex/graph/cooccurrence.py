@@ -63,19 +63,28 @@ def build_item_cooccurrence(
         pause[1:] = by_user[1:] & (np.diff(when) > session_gap_minutes * 60.0)
         sequence = np.cumsum(np.r_[True, sequence[1:] != sequence[:-1]] | pause)
 
-    src_parts, dst_parts = [], []
+    pair_keys, pair_counts = [], []
     for step in range(1, min(window, max(len(items) - 1, 0)) + 1):
         same = sequence[step:] == sequence[:-step]
         a, b = items[:-step][same], items[step:][same]
         distinct = a != b
-        src_parts += [a[distinct], b[distinct]]
-        dst_parts += [b[distinct], a[distinct]]
-    if not src_parts:
+        a, b = a[distinct], b[distinct]
+        # One undirected key per occurrence, counted per step: a fraction of the memory of
+        # listing both directions of every occurrence.
+        keys, counts = np.unique(
+            np.minimum(a, b) * num_items + np.maximum(a, b), return_counts=True
+        )
+        pair_keys.append(keys)
+        pair_counts.append(counts)
+        del same, a, b, distinct
+    if not pair_keys:
         return torch.empty((2, 0), dtype=torch.long), torch.empty(0, dtype=torch.float32)
-    keys, counts = np.unique(
-        np.concatenate(src_parts) * num_items + np.concatenate(dst_parts), return_counts=True
-    )
-    src, dst = keys // num_items, keys % num_items
+    keys, inverse = np.unique(np.concatenate(pair_keys), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate(pair_counts)).astype(np.int64)
+    del pair_keys, pair_counts, inverse
+    low, high = keys // num_items, keys % num_items
+    src, dst = np.concatenate([low, high]), np.concatenate([high, low])
+    counts = np.concatenate([counts, counts])
     return _top_n(src, dst, counts, top_n)
 
 

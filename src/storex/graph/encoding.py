@@ -10,11 +10,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from storex.data.schema import INTERACTION_COLUMNS, SPLITS
+from storex.data.schema import INTERACTION_COLUMNS, SPLITS, text_codes
 from storex.errors import DataError
 from storex.graph.artifacts import SPLIT_CODES
 from storex.idmap import IdMap
 
+_HASH_CHUNK = 1_000_000
 _REQUIRED = ("user_id", "item_id", "rating", "timestamp", "split", "positive")
 
 
@@ -33,8 +34,8 @@ def encode_interactions(
         raise DataError(f"interactions lack column(s) {missing}", column=missing[0])
     users = _lookup(user_map, interactions["user_id"], "user_id")
     items = _lookup(item_map, interactions["item_id"], "item_id")
-    split = interactions["split"].astype("string").map(SPLIT_CODES)
-    bad = split.isna().to_numpy(dtype=bool)
+    split = _split_codes(interactions["split"])
+    bad = split < 0
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataError(
@@ -52,7 +53,7 @@ def encode_interactions(
         "rating": _float_tensor(interactions["rating"], np.float32),
         "positive": torch.from_numpy(positive.to_numpy(dtype=bool).copy()),
         "timestamp": _float_tensor(interactions["timestamp"], np.float64),
-        "split": torch.from_numpy(split.to_numpy(dtype=np.int8)),
+        "split": torch.from_numpy(split.astype(np.int8)),
     }
     return torch.from_numpy(np.stack([users, items])), labels
 
@@ -73,7 +74,9 @@ def interactions_fingerprint(interactions: pd.DataFrame) -> str:
     """SHA-256 over the canonical columns (and ``positive``), in row order.
 
     Text is hashed as UTF-8 with missing values as a NUL marker; numbers as float64 with one
-    NaN pattern, so equal content gives an equal fingerprint across runs and machines.
+    NaN pattern, so equal content gives an equal fingerprint across runs and machines. Rows
+    are hashed in chunks (the same bytes as all at once), text through the column's codes, so
+    a big table is never held as Python strings whole.
     """
     digest = hashlib.sha256(f"rows={len(interactions)}".encode())
     for column in (*INTERACTION_COLUMNS, "positive"):
@@ -82,13 +85,33 @@ def interactions_fingerprint(interactions: pd.DataFrame) -> str:
         values = interactions[column]
         digest.update(f"\x1e{column}\x1e".encode())
         if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values):
-            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
-            numbers[np.isnan(numbers)] = np.nan
-            digest.update(np.ascontiguousarray(numbers).tobytes())
+            for start in range(0, len(values), _HASH_CHUNK):
+                chunk = values.iloc[start : start + _HASH_CHUNK]
+                numbers = chunk.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+                numbers[np.isnan(numbers)] = np.nan
+                digest.update(np.ascontiguousarray(numbers).tobytes())
         else:
-            text = values.astype("string").fillna("\x00")
-            digest.update("\x1f".join(text.tolist()).encode("utf-8", "surrogatepass"))
+            _hash_text(digest, values)
     return digest.hexdigest()
+
+
+def _hash_text(digest: hashlib._Hash, values: pd.Series) -> None:
+    """``"\x1f".join(texts)`` as UTF-8, missing values as NUL, fed chunk by chunk."""
+    codes, distinct = text_codes(values)
+    texts = np.append(pd.Series(distinct, dtype="string").to_numpy(dtype=object), "\x00")
+    for start in range(0, codes.size, _HASH_CHUNK):
+        if start:
+            digest.update(b"\x1f")
+        chunk = texts[codes[start : start + _HASH_CHUNK]]  # code -1 picks the NUL marker
+        digest.update("\x1f".join(chunk.tolist()).encode("utf-8", "surrogatepass"))
+
+
+def _split_codes(split: pd.Series) -> np.ndarray:
+    """0/1/2 per row by split name; -1 where it is missing or not a split."""
+    codes, distinct = text_codes(split)
+    per_value = pd.Series(distinct, dtype="string").map(SPLIT_CODES)
+    table = np.append(per_value.fillna(-1).to_numpy(dtype=np.int64), -1)
+    return table[codes]
 
 
 def _lookup(mapping: IdMap, ids: pd.Series, column: str) -> np.ndarray:

@@ -24,6 +24,7 @@ Strategy = Literal["uniform", "popularity"]
 STRATEGIES: Final = ("uniform", "popularity")
 _MAX_ROUNDS: Final = 50
 _NO_MASS: Final = 1e-12
+_LOOKUP_CHUNK: Final = 2_000_000
 
 
 class KnownPositives:
@@ -56,12 +57,19 @@ class KnownPositives:
         return int(self.keys.size)
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Bool mask: is ``(users[k], items[k])`` a known positive?"""
-        query = users.astype(np.int64) * self.num_items + items
+        """Bool mask: is ``(users[k], items[k])`` a known positive?
+
+        Looked up in chunks, so the temporary keys stay small for tens of millions of pairs.
+        """
+        found = np.zeros(np.shape(users), dtype=bool)
         if self.keys.size == 0:
-            return np.zeros(query.shape, dtype=bool)
-        where = np.minimum(np.searchsorted(self.keys, query), self.keys.size - 1)
-        return self.keys[where] == query
+            return found
+        for start in range(0, found.size, _LOOKUP_CHUNK):
+            stop = start + _LOOKUP_CHUNK
+            query = users[start:stop].astype(np.int64) * self.num_items + items[start:stop]
+            where = np.minimum(np.searchsorted(self.keys, query), self.keys.size - 1)
+            found[start:stop] = self.keys[where] == query
+        return found
 
     def items_of(self, user: int) -> np.ndarray:
         """Known positive items of one user, sorted."""
@@ -121,7 +129,8 @@ def sample_negatives(
     rng = np.random.default_rng(seed)
     neg_users = np.repeat(users, ratio)
     neg_items = _draw_negatives(neg_users, num_items, known, prob, rng)
-    labels = np.concatenate([np.ones(users.size), np.zeros(neg_users.size)]).astype(np.float32)
+    labels = np.zeros(users.size + neg_users.size, dtype=np.float32)
+    labels[: users.size] = 1.0
     return (
         torch.from_numpy(np.concatenate([users, neg_users])),
         torch.from_numpy(np.concatenate([items, neg_items])),

@@ -15,7 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from storex.data.schema import StoreData, conform_interactions, conform_items, conform_users
+from storex.data.readers.parquet_stream import parquet_rows, read_parquet_codes
+from storex.data.schema import (
+    StoreData,
+    conform_interactions,
+    conform_items,
+    conform_users,
+    text_codes,
+)
 from storex.errors import DataError, MissingDataError
 
 INTERACTION_ALIASES: dict[str, tuple[str, ...]] = {
@@ -60,6 +67,8 @@ def read_tabular(
     items: str | Path | None = None,
     users: str | Path | None = None,
     mapping: dict[str, str] | None = None,
+    *,
+    stream_rows: int | None = None,
 ) -> StoreData:
     """Read a shop's interactions (plus optional item and user tables) into StoreData.
 
@@ -71,6 +80,10 @@ def read_tabular(
         Canonical column -> source column, for columns whose names are not recognised. The
         interactions file must have every mapped interaction column; the item and user tables
         use a mapped column where they have it and the usual spellings otherwise.
+    stream_rows
+        A Parquet interactions file with more rows than this is read batch by batch into
+        integer codes (:mod:`storex.data.readers.parquet_stream`): same content, a fraction of
+        the memory. None reads every file whole.
     """
     known = set(INTERACTION_ALIASES) | set(ITEM_ALIASES) | set(USER_ALIASES)
     unknown = sorted(set(mapping or {}) - known)
@@ -80,11 +93,13 @@ def read_tabular(
         )
     issues: Counter[str] = Counter()
     path = Path(interactions)
-    raw = read_table(path)
+    streamed = stream_rows is not None and _is_parquet(path) and parquet_rows(path) > stream_rows
+    raw = read_parquet_codes(path) if streamed else read_table(path)
     cols = _resolve_columns(
         raw, INTERACTION_ALIASES, mapping, path, ("user_id", "item_id"), strict=True
     )
     frame = pd.DataFrame({canon: raw[source] for canon, source in cols.items()})
+    del raw
     for key in ("user_id", "item_id"):
         require_values(frame[key], path=path, column=cols[key], header_lines=1)
     if "rating" in frame:
@@ -108,13 +123,16 @@ def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV/TSV/Parquet file; text files come back as strings so ids stay text."""
     if not path.is_file():
         raise MissingDataError("file not found", path=path)
-    suffixes = [s.lower() for s in path.suffixes]
     try:
-        if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        if _is_parquet(path):
             return pd.read_parquet(path)
         return pd.read_csv(path, sep=_sniff_separator(path), dtype=str, engine="c")
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot be read as a table: {exc}", path=path) from exc
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
 
 
 def strict_float(
@@ -148,10 +166,12 @@ def require_values(
     values: pd.Series, *, path: str | Path, column: str, header_lines: int = 1
 ) -> None:
     """Raise a DataError at the first empty cell of a column that must be filled."""
-    text = values.astype("string").str.strip()
-    empty = text.isna() | (text == "")
+    codes, distinct = text_codes(values)
+    blank = (pd.Series(distinct, dtype="string").str.strip() == "").to_numpy(dtype=bool)
+    empty = codes < 0
+    empty[~empty] = blank[codes[~empty]]
     if empty.any():
-        pos = int(np.flatnonzero(empty.to_numpy())[0])
+        pos = int(np.flatnonzero(empty)[0])
         raise DataError(
             "empty value where one is required",
             path=path,
