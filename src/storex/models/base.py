@@ -125,7 +125,7 @@ class Recommender(ABC):
         """
         return None
 
-    def factors(self) -> tuple[Tensor, Tensor] | None:
+    def dot_factors(self) -> tuple[Tensor, Tensor] | None:
         """User and item vectors ``(U, d)``, ``(I, d)`` whose dot products are exactly
         :meth:`score`, or None when scores are not a plain product (an MLP head, item-item
         weights). Batch scoring and nearest-neighbour retrieval need them; without them both

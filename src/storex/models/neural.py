@@ -142,7 +142,7 @@ class EmbeddingRecommender(Recommender):
         with torch.no_grad():
             return self.module_.score_all(self.user_emb_[users], self.item_emb_)
 
-    def factors(self) -> tuple[Tensor, Tensor] | None:
+    def dot_factors(self) -> tuple[Tensor, Tensor] | None:
         self.check_fitted()
         if not self.module_.scores_by_dot_product:
             return None
