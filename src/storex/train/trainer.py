@@ -527,9 +527,7 @@ class _SampledObjective:
             [users.repeat_interleave(2), torch.stack([items, negatives], dim=1).reshape(-1)]
         )
         labels = torch.arange(label_index.shape[1]) % 2 == 0
-        sampler = make_neighbor_sampler(
-            self.hetero, self.fanouts, seed=int(rng.integers(2**31))
-        )
+        sampler = make_neighbor_sampler(self.hetero, self.fanouts, seed=int(rng.integers(2**31)))
         loader = LinkLoader(
             self.hetero,
             link_sampler=sampler,
@@ -575,7 +573,8 @@ def replace_negatives(cfg: TrainConfig, negatives: int) -> TrainConfig:
 
 def bipartite_hetero(data: InteractionData) -> HeteroData:
     """Users and items (features ``x``, global ``n_id`` and training ``degree``) with both edge
-    directions and their ``rating``, laid out like :func:`storex.graph.assemble_hetero` for the neighbour sampler."""
+    directions and their ``rating``, laid out like :func:`storex.graph.assemble_hetero` for
+    the neighbour sampler."""
     hetero = HeteroData()
     hetero[USER].num_nodes = data.num_users
     hetero[ITEM].num_nodes = data.num_items
