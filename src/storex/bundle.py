@@ -9,6 +9,7 @@
         graph.pt           training positives [user; item] with ratings, user and item features
         user2idx.json, item2idx.json
         item_encoder.*, user_encoder.*   fitted feature encoders (when the data had them)
+        items.faiss        nearest-neighbour index over the item factors (big catalogues only)
 
 Serving needs no training data: the graph and encoders travel with the model. The folder is
 written atomically, so a half-written bundle never appears under its version.
@@ -27,12 +28,14 @@ from typing import Any
 import torch
 
 import storex
+from storex.config import get_settings
 from storex.errors import MissingDataError, ModelError
 from storex.graph.artifacts import ITEM_MAP, USER_MAP
 from storex.idmap import IdMap
 from storex.io import atomic_dir, write_json
 from storex.models.base import Recommender
 from storex.models.data import InteractionData
+from storex.retrieval.ann import INDEX_FILE, ItemIndex, needs_index
 
 BUNDLE_FILE = "bundle.json"
 GRAPH_FILE = "graph.pt"
@@ -50,19 +53,32 @@ class ModelBundle:
     item_map: IdMap
     info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    index: ItemIndex | None = None
+    """Nearest-neighbour index over the item factors; None: rank by an exact scan."""
 
     @property
     def version(self) -> str:
         return str(self.info.get("version", ""))
 
-    def save(self, folder: str | Path, *, artifacts_dir: str | Path | None = None) -> Path:
+    def save(
+        self,
+        folder: str | Path,
+        *,
+        artifacts_dir: str | Path | None = None,
+        ann_min_items: int | None = None,
+    ) -> Path:
         """Write the bundle to ``folder`` (replaced whole, atomically).
 
         ``artifacts_dir`` is the prepared-data folder the model was trained from; its fitted
         encoders are copied so that serving can encode a new user or item as in training.
+        A model with factors and at least ``ann_min_items`` items (default: the
+        ``retrieval.ann_min_items`` setting) gets its nearest-neighbour index built and saved.
         """
         folder = Path(folder)
+        self.index = self.index or _index_for(self.model, ann_min_items)
         with atomic_dir(folder) as staging:
+            if self.index is not None:
+                self.index.save(staging / INDEX_FILE)
             self.model.save(staging / MODEL_DIR)
             torch.save(_graph_payload(self.data), staging / GRAPH_FILE)
             self.user_map.save(staging / USER_MAP)
@@ -98,7 +114,27 @@ class ModelBundle:
         except (OSError, ValueError) as exc:
             raise ModelError(f"{folder}: id maps missing or damaged: {exc}") from exc
         model = Recommender.load(folder / MODEL_DIR)
-        return cls(model, _data_from_payload(graph), user_map, item_map, info, folder)
+        index = _saved_index(model, folder / INDEX_FILE)
+        return cls(model, _data_from_payload(graph), user_map, item_map, info, folder, index)
+
+
+def _index_for(model: Recommender, min_items: int | None) -> ItemIndex | None:
+    """A new index over the model's item factors when it has them and a catalogue of at
+    least ``min_items`` (default: the ``retrieval.ann_min_items`` setting); None otherwise."""
+    factors = model.dot_factors()
+    if min_items is None:
+        min_items = get_settings().retrieval.ann_min_items
+    if factors is None or not needs_index(factors[1].shape[0], min_items):
+        return None
+    return ItemIndex(factors[1])
+
+
+def _saved_index(model: Recommender, path: Path) -> ItemIndex | None:
+    """The index the bundle was saved with (rebuilt if unreadable), or None if it had none."""
+    factors = model.dot_factors()
+    if factors is None or not path.is_file():
+        return None
+    return ItemIndex.load(path, factors[1])
 
 
 def describe(

@@ -91,6 +91,17 @@ class GraphSettings(_Section):
     session_gap_minutes: float = Field(default=30.0, gt=0)
 
 
+class RetrievalSettings(_Section):
+    """Top-K retrieval: a nearest-neighbour index for big catalogues, an exact scan below."""
+
+    ann_min_items: int = Field(
+        default=50_000,
+        ge=0,
+        description="Catalogues of at least this many items get a FAISS index in the bundle "
+        "(0: never); smaller ones are scanned exactly.",
+    )
+
+
 class ServeSettings(_Section):
     """The HTTP service: its database, how it listens, its cache and who may write."""
 
@@ -166,6 +177,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = FeatureSettings()
     graph: GraphSettings = GraphSettings()
     serve: ServeSettings = ServeSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 
@@ -216,11 +217,6 @@ class RecommendationEngine:
             self._count(f"answers.{cached.strategy}")
             return cached.as_cached()
         self._count("cache_misses")
-        view = self._view(user_id, state)
-        scores = self._full_row(view.row).numpy().copy()
-        if exclude_rated and view.seen[0].size:
-            items, events, at = view.seen
-            scores[items[self.exclusion_policy.excluded(events, at, self.clock())]] = -np.inf
         with self._catalog_lock:
             mask = self._catalog.mask(
                 category=category,
@@ -229,16 +225,25 @@ class RecommendationEngine:
                 allowed=None if allowed is None else self._known_items(allowed),
                 in_stock_only=in_stock_only,
             )
-        if mask is not None:
-            scores[~mask.numpy()[: scores.size]] = -np.inf
-        top_items = best_first(scores, n)
+        indexed = self._indexed(user_id, state, n, exclude_rated, mask)
+        if indexed is not None:
+            view, top_items, top_scores = indexed
+        else:
+            view = self._view(user_id, state)
+            scores = self._full_row(view.row).numpy().copy()
+            if exclude_rated and view.seen[0].size:
+                scores[self._excluded(view.seen)] = -np.inf
+            if mask is not None:
+                scores[~mask.numpy()[: scores.size]] = -np.inf
+            top_items = best_first(scores, n)
+            top_scores = scores[top_items]
         because = self._reasons(view.history, torch.from_numpy(top_items), 3) if explain else {}
         external = self._item_map.external
         answer = Recommendations(
             user_id=user_id,
             items=tuple(
                 ScoredItem(external(i), s, because.get(i, ()))
-                for i, s in zip(top_items.tolist(), scores[top_items].tolist(), strict=True)
+                for i, s in zip(top_items.tolist(), top_scores.tolist(), strict=True)
             ),
             strategy=view.row.strategy,  # type: ignore[arg-type]
             confidence=self._confidence(view.row),
@@ -523,18 +528,51 @@ class RecommendationEngine:
                     self.scorer.popularity_row(), (empty, [], np.empty(0)), (empty, np.empty(0))
                 )
             items, ratings = self.scorer.training_row(index)
-            seen = (
-                items.astype(np.int64),
-                [RATING_EVENT] * items.size,
-                np.full(items.size, np.nan),
-            )
-            return _UserView(self.scorer.known_row(index), seen, (items, ratings))
+            return _UserView(self.scorer.known_row(index), _training_seen(items), (items, ratings))
         with state.lock:
             row = state.row
             if row is None or row.generation != state.generation:
                 row = self.scorer.row(state)
                 self._states.keep_row(state, row)
             return _UserView(row, state.seen(), state.history())
+
+    def _excluded(self, seen: tuple[np.ndarray, list[str], np.ndarray]) -> np.ndarray:
+        """The seen items the exclusion policy keeps out of the answer."""
+        items, events, at = seen
+        return items[self.exclusion_policy.excluded(events, at, self.clock())]
+
+    def _indexed(
+        self,
+        user_id: str,
+        state: UserState | None,
+        n: int,
+        exclude_rated: bool,
+        mask: Tensor | None,
+    ) -> tuple[_UserView, np.ndarray, np.ndarray] | None:
+        """The answer through the bundle's item index: a training user the engine holds no
+        live state for (so their trained factors are current), and no item added since
+        training (the index does not hold those). None: rank the full row instead."""
+        index = self.bundle.index
+        if index is None or state is not None or self._new_x:
+            return None
+        user = self._training_index(user_id)
+        factors = self.bundle.model.dot_factors()
+        if user is None or factors is None:
+            return None
+        items, ratings = self.scorer.training_row(user)
+        seen = _training_seen(items)
+        excluded = self._excluded(seen) if exclude_rated else np.empty(0, dtype=np.int64)
+        exclude = sp.csr_matrix(
+            (np.ones(excluded.size), excluded, [0, excluded.size]), shape=(1, index.num_items)
+        )
+        allowed = None if mask is None else mask[: index.num_items]
+        found, scores = index.top_k(
+            factors[0][user : user + 1], n, exclude=exclude, allowed=allowed
+        )
+        kept = found[0] >= 0
+        row = ScoreRow(0, torch.empty(0), "personalized", float(items.size))
+        view = _UserView(row, seen, (items, ratings))
+        return view, found[0][kept].numpy(), scores[0][kept].numpy()
 
     def _full_row(self, row: ScoreRow) -> Tensor:
         """Scores over every engine item: the model's items, then the added ones."""
@@ -690,6 +728,11 @@ def best_first(scores: np.ndarray, n: int) -> np.ndarray:
         above = candidates[values > kth]
         candidates = np.concatenate([above, candidates[values == kth][: k - above.size]])
     return candidates[np.lexsort((candidates, -scores[candidates]))]
+
+
+def _training_seen(items: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A training user's seen items as the exclusion policy reads them: rated, time unknown."""
+    return items.astype(np.int64), [RATING_EVENT] * items.size, np.full(items.size, np.nan)
 
 
 def _load_encoder(kind: type[Any], folder: Path | None, stem: str) -> Any:
