@@ -230,3 +230,17 @@ def test_serve_answers_sessions_from_the_newest_session_model(session_trained):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_train_without_cold_start_fits_once_and_says_why(trained, tmp_path):
+    folder, _ = trained
+    artifacts = next(p.parent for p in folder.rglob("manifest.json"))
+    done = run(
+        "train", str(artifacts), "--model", "ease", "--no-cold-start", cwd=tmp_path, data_dir=folder
+    )
+    assert done.returncode == 0, done.stderr
+    ease = next(
+        r for r in json.loads(done.stdout.splitlines()[-1])["results"] if r["model"] == "ease"
+    )
+    assert ease["cold_users_status"] == ease["cold_items_status"] == "skipped"
+    assert "cold-start section skipped: turned off (--no-cold-start)" in done.stderr

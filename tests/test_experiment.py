@@ -140,3 +140,15 @@ def test_scores_of_a_twin_fit_match_the_original(artifacts: Path) -> None:
     twin = unfitted_twin(model).fit(data)
     users = torch.arange(data.num_users)
     torch.testing.assert_close(twin.score(users), model.score(users))
+
+
+def test_cold_start_refits_follow_the_choice_then_the_size() -> None:
+    from storex.experiment import cold_start_skip_reason
+    from tests.models.contract_models import checkerboard
+
+    data = checkerboard()
+    edges = data.train.shape[1]
+    assert cold_start_skip_reason(data, None, max_edges=edges) is None
+    assert "pass --cold-start" in cold_start_skip_reason(data, None, max_edges=edges - 1)
+    assert cold_start_skip_reason(data, True, max_edges=0) is None
+    assert "--no-cold-start" in cold_start_skip_reason(data, False, max_edges=edges)

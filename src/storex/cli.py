@@ -189,12 +189,38 @@ def train(
     out: Annotated[
         Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
     ] = None,
+    cold_start: Annotated[
+        bool | None,
+        typer.Option(
+            "--cold-start/--no-cold-start",
+            help="Refit for the report's cold-start section (default: on up to the "
+            "cold_start_max_edges setting, off above it).",
+        ),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Data-parallel training processes (torch.distributed).")
+    ] = 1,
 ) -> None:
-    """Train models with their tuned settings, evaluate on test beside the baselines, bundle."""
+    """Train models with their tuned settings, evaluate on test beside the baselines, bundle.
+
+    Each model is fitted once; the cold-start section of the report refits it (once per
+    scenario), which is skipped by default on big training graphs and says so in the report.
+    """
     settings = _settings()
     artifacts, dataset = _artifacts_for(source, settings)
     models = out or settings.models_dir
-    _emit(_train(artifacts, dataset, model or ["graphsage"], models, config=config))
+    _emit(
+        _train(
+            artifacts,
+            dataset,
+            model or ["graphsage"],
+            models,
+            config=config,
+            cold_start=cold_start,
+            cold_start_max_edges=settings.cold_start_max_edges,
+            processes=processes,
+        )
+    )
 
 
 @sessions_app.command("train")
@@ -342,22 +368,39 @@ def _artifacts_for(source: str, settings: Settings) -> tuple[Path, str]:
 
 
 def _train(
-    artifacts: Path, dataset: str, models: list[str], out: Path, *, config: Path | None
+    artifacts: Path,
+    dataset: str,
+    models: list[str],
+    out: Path,
+    *,
+    config: Path | None,
+    cold_start: bool | None = None,
+    cold_start_max_edges: int = 2_000_000,
+    processes: int = 1,
 ) -> dict[str, Any]:
     from storex.evaluate.report import BASELINES
-    from storex.experiment import run_models, save_bundle
+    from storex.experiment import (
+        cold_start_skip_reason,
+        run_models,
+        save_bundle,
+        skipped_cold_start,
+    )
     from storex.models.data import InteractionData
     from storex.serve.engine.registry import ModelRegistry
 
     data = InteractionData.from_artifacts(artifacts)
     registry = ModelRegistry(out)
     with err_console.status(f"training {', '.join(models)} on {dataset}"):
-        results = run_models(data, dataset, models, config=config)
+        results = run_models(data, dataset, models, config=config, processes=processes)
     baselines = [r for r in results if r.model.name in BASELINES and r.model.name not in models]
+    skip_reason = cold_start_skip_reason(data, cold_start, cold_start_max_edges)
     bundles = {}
     for result in results:
         if result in baselines:
             continue
+        if skip_reason is not None:
+            err_console.print(f"cold-start section skipped: {skip_reason}", highlight=False)
+            result.cold_start = skipped_cold_start(skip_reason)
         bundle = save_bundle(result, data, artifacts, out, dataset=dataset, baselines=baselines)
         bundles[result.model.name] = str(bundle.path)
         registry.publish(bundles[result.model.name], name=result.model.name)  # rollback target

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     graph: GraphSettings = GraphSettings()
     serve: ServeSettings = ServeSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    cold_start_max_edges: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="`storex train` skips the cold-start refits above this many training edges.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -29,6 +29,7 @@ from storex.graph import load_manifest
 from storex.idmap import IdMap
 from storex.models.base import Recommender
 from storex.models.data import InteractionData
+from storex.models.neural import EmbeddingRecommender
 from storex.models.registry import model_class
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,38 @@ def evaluate_cold_start(
     return {"users": users, "items": items, "seconds": round(seconds, 4)}
 
 
+COLD_START_MAX_EDGES = 2_000_000
+"""Training edges above which the cold-start refits are off unless asked for (each one
+fits the model again; the ``cold_start_max_edges`` setting)."""
+
+
+def cold_start_skip_reason(
+    data: InteractionData, requested: bool | None, max_edges: int = COLD_START_MAX_EDGES
+) -> str | None:
+    """Why the cold-start refits do not run, or None when they do.
+
+    ``requested`` is the caller's explicit choice; None decides by size: on up to
+    ``max_edges`` training edges, off above (the refits would double or triple training).
+    """
+    if requested is True:
+        return None
+    if requested is False:
+        return "turned off (--no-cold-start)"
+    edges = int(data.train.shape[1])
+    if edges <= max_edges:
+        return None
+    return (
+        f"off by default above {max_edges} training edges ({edges} here; each scenario refits "
+        "the model): pass --cold-start to run it"
+    )
+
+
+def skipped_cold_start(reason: str) -> dict[str, Any]:
+    """A cold-start section saying both scenarios were skipped and why (for the report)."""
+    skipped = {"status": "skipped", "reason": reason}
+    return {"users": dict(skipped), "items": dict(skipped), "seconds": 0.0}
+
+
 def unfitted_twin(model: Recommender) -> Recommender:
     """A fresh, unfitted model of the same class with the same hyperparameters.
 
@@ -216,17 +249,18 @@ def run_models(
     config: Path | None = None,
     with_baselines: bool = True,
     cold_start: bool = False,
+    processes: int = 1,
 ) -> list[RunResult]:
-    """Train and evaluate each model (plus the baselines) with its tuned settings."""
+    """Train and evaluate each model (plus the baselines) with its tuned settings; neural
+    models on ``processes`` data-parallel processes (:mod:`storex.train.distributed`)."""
     names = list(models)
     if with_baselines:
         names += [b for b in BASELINES if b not in names]
-    return [
-        train_and_evaluate(
-            build_model(name, tuned_settings(dataset, name, config)), data, cold_start=cold_start
-        )
-        for name in names
-    ]
+    models_built = [build_model(name, tuned_settings(dataset, name, config)) for name in names]
+    for model in models_built:
+        if processes > 1 and isinstance(model, EmbeddingRecommender):
+            model.train.extra["processes"] = processes
+    return [train_and_evaluate(model, data, cold_start=cold_start) for model in models_built]
 
 
 def save_bundle(

@@ -127,6 +127,12 @@ class EmbeddingRecommender(Recommender):
         self.spec_ = data.spec
         torch.manual_seed(self.train.seed)  # the initial weights follow the seed too
         self.module_ = self.build_module(self.spec_)
+        processes = int(self.train.extra.get("processes", 1))
+        if processes > 1:
+            from storex.train.distributed import fit_distributed
+
+            self.history_ = fit_distributed(self, data, processes)
+            return self
         trainer = Trainer(self.train)
         self.history_ = trainer.fit(self, data)
         self.trainer_mode_ = trainer.mode_  # "full" or "sampled", what mode="auto" chose

@@ -100,8 +100,14 @@ VALID_USERS = 20_000
 class Trainer:
     """Trains an :class:`EmbeddingRecommender`'s module (see the module docstring)."""
 
-    def __init__(self, config: TrainConfig | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig | None = None, *, rank: int = 0, world_size: int = 1
+    ) -> None:
+        """``rank`` of ``world_size`` processes in a ``torch.distributed`` group (see
+        :mod:`storex.train.distributed`, which starts them): each takes its share of every
+        epoch's batches, gradients are averaged across the group, rank 0 validates."""
         self.config = config or TrainConfig()
+        self.rank, self.world_size = rank, world_size
 
     def fit(
         self,
@@ -139,6 +145,8 @@ class Trainer:
         if resume and checkpoint_dir is None:
             raise ConfigError("resume needs a checkpoint_dir")
         _check_config(cfg)
+        if self.rank != 0:
+            log_path = None  # rank 0 writes the epoch log and checkpoints
         rating_metric = cfg.metric in RATING_METRICS
 
         torch.set_num_threads(resolve_threads(extra.get("threads")))
@@ -152,7 +160,10 @@ class Trainer:
         graph = build_graph_inputs(data, module, device)
         self.mode_ = resolve_mode(cfg, data, module)
         objective = _objective(cfg, self.mode_, data, module, graph, rng)
-        if validator is None and data.valid.numel():
+        objective.share = (self.rank, self.world_size)
+        if self.rank != 0:
+            validator = None
+        elif validator is None and data.valid.numel():
             ks = sorted({10, 20} if rating_metric else {10, 20, _cutoff(cfg.metric)})
             validator = RankingValidator(
                 data,
@@ -176,7 +187,7 @@ class Trainer:
 
         with EpochLog(log_path, cfg.epochs, run.start) as epoch_log:
             for epoch in range(run.start + 1, cfg.epochs + 1):
-                if stopper.should_stop:
+                if self._agreed_stop(stopper.should_stop):
                     break
                 record = self._train_epoch(epoch, module, graph, objective, optimizer, rng)
                 if validator is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
@@ -192,19 +203,21 @@ class Trainer:
                         record["valid_users"] = int(validator.users.size)
                     if stopper.update(metrics[cfg.metric]):
                         run.best = _snapshot(module, epoch, metrics[cfg.metric], user_emb, item_emb)
-                        if checkpoint_dir is not None:
+                        if checkpoint_dir is not None and self.rank == 0:
                             save_checkpoint(
                                 checkpoint_dir / BEST_FILE,
                                 {**run.best, "history": [*run.history, record]},
                             )
                 run.history.append(record)
                 epoch_log.write(record)
-                if checkpoint_dir is not None:
+                if checkpoint_dir is not None and self.rank == 0:
                     save_checkpoint(
                         checkpoint_dir / LAST_FILE,
                         _resumable(cfg, epoch, run, module, optimizer, stopper, rng),
                     )
 
+        if self.rank != 0:
+            return run.history  # rank 0 returns the model
         if run.best:
             module.load_state_dict(run.best["module"])
             recommender.set_embeddings(run.best["user_emb"], run.best["item_emb"])
@@ -230,6 +243,10 @@ class Trainer:
         started = time.perf_counter()
         module.train()
         total, steps = 0.0, 0
+        if self.world_size > 1:  # every rank shuffles alike: rank 0 seeds the epoch
+            seed = torch.tensor([int(rng.integers(2**62))])
+            torch.distributed.broadcast(seed, src=0)
+            rng = np.random.default_rng(int(seed))
         for batch in objective.batches(rng):
             optimizer.zero_grad(set_to_none=True)
             loss = objective.loss(module, graph, batch)
@@ -238,6 +255,8 @@ class Trainer:
                     f"training diverged: the loss became {loss.item()} at epoch {epoch}"
                 )
             loss.backward()
+            if self.world_size > 1:
+                _average_gradients(module, self.world_size)
             optimizer.step()
             total += float(loss.detach())
             steps += 1
@@ -246,6 +265,39 @@ class Trainer:
             "loss": total / max(steps, 1),
             "seconds": round(time.perf_counter() - started, 4),
         }
+
+    def _agreed_stop(self, should_stop: bool) -> bool:
+        """Rank 0's early-stopping decision, the same on every rank."""
+        if self.world_size == 1:
+            return should_stop
+        flag = torch.tensor([int(should_stop)])
+        torch.distributed.broadcast(flag, src=0)
+        return bool(flag.item())
+
+
+def _average_gradients(module: EmbeddingModule, world_size: int) -> None:
+    """All-reduce every parameter's gradient to the group mean (a missing one counts as zero,
+    so every rank makes the same collective calls)."""
+    for parameter in module.parameters():
+        if not parameter.requires_grad:
+            continue
+        if parameter.grad is None:
+            parameter.grad = torch.zeros_like(parameter)
+        elif parameter.grad.is_sparse:
+            parameter.grad = parameter.grad.to_dense()
+        torch.distributed.all_reduce(parameter.grad, op=torch.distributed.ReduceOp.SUM)
+        parameter.grad /= world_size
+
+
+def share_of(order: Tensor | np.ndarray, share: tuple[int, int]) -> Any:
+    """Rank ``share[0]``'s slice of a shuffled epoch ``order`` among ``share[1]`` ranks: every
+    ``world``-th entry, all ranks the same length (the last ``len % world`` entries of this
+    epoch's shuffle sit out, a different few each epoch), so ranks step in lockstep."""
+    rank, world = share
+    if world == 1:
+        return order
+    usable = len(order) - len(order) % world
+    return order[rank:usable:world]
 
 
 # Graph ########################################################################################
@@ -285,6 +337,8 @@ def symmetric_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> T
 
 
 class _Objective(Protocol):
+    share: tuple[int, int]
+
     def batches(self, rng: np.random.Generator) -> Iterator[Any]: ...
 
     def loss(self, module: EmbeddingModule, graph: GraphInputs, batch: Any) -> Tensor: ...
@@ -393,6 +447,8 @@ class _RatingTerm:
 class _PairObjective:
     """BPR, BCE or sampled softmax over shuffled training pairs, full-graph propagation."""
 
+    share: tuple[int, int] = (0, 1)  # (rank, world_size), see share_of
+
     def __init__(self, cfg: TrainConfig, data: InteractionData, rating: _RatingTerm | None) -> None:
         self.cfg, self.pairs = cfg, data.train
         self.negatives = _Negatives(cfg, data)
@@ -401,7 +457,7 @@ class _PairObjective:
         self.rating = rating
 
     def batches(self, rng: np.random.Generator) -> Iterator[tuple[Tensor, ...]]:
-        order = torch.from_numpy(rng.permutation(self.pairs.shape[1]))
+        order = share_of(torch.from_numpy(rng.permutation(self.pairs.shape[1])), self.share)
         for start in range(0, order.numel(), self.cfg.batch_size):
             users, items = self.pairs[:, order[start : start + self.cfg.batch_size]]
             negatives = self.negatives.draw(users, items, rng)
@@ -447,6 +503,8 @@ class _PairObjective:
 class _UserSoftmaxObjective:
     """Full softmax: batches of users, each user's positives against every item."""
 
+    share: tuple[int, int] = (0, 1)  # (rank, world_size), see share_of
+
     def __init__(self, cfg: TrainConfig, data: InteractionData, rating: _RatingTerm | None) -> None:
         self.cfg = cfg
         self.matrix = data.matrix("train")
@@ -457,7 +515,7 @@ class _UserSoftmaxObjective:
         self.rating = rating
 
     def batches(self, rng: np.random.Generator) -> Iterator[tuple[Tensor, ...]]:
-        order = rng.permutation(self.users)
+        order = share_of(rng.permutation(self.users), self.share)
         for start in range(0, order.size, self.cfg.batch_size):
             users = order[start : start + self.cfg.batch_size]
             rows = self.matrix[users]
@@ -486,12 +544,14 @@ class _UserSoftmaxObjective:
 class _RatingObjective:
     """``loss="mse"``: shuffled rated pairs through the rating head."""
 
+    share: tuple[int, int] = (0, 1)  # (rank, world_size), see share_of
+
     def __init__(self, cfg: TrainConfig, data: InteractionData) -> None:
         self.cfg = cfg
         self.term = _RatingTerm(cfg, data, 1.0)
 
     def batches(self, rng: np.random.Generator) -> Iterator[Tensor]:
-        order = torch.from_numpy(rng.permutation(self.term.ratings.numel()))
+        order = share_of(torch.from_numpy(rng.permutation(self.term.ratings.numel())), self.share)
         yield from order.split(self.cfg.batch_size)
 
     def loss(self, module: EmbeddingModule, graph: GraphInputs, batch: Tensor) -> Tensor:
@@ -504,6 +564,8 @@ class _SampledObjective:
     Each epoch pairs every training positive with one fresh negative, shuffles the pairs and
     lays them out as ``pos_0, neg_0, pos_1, neg_1, ...`` so every batch holds whole pairs.
     """
+
+    share: tuple[int, int] = (0, 1)  # (rank, world_size), see share_of
 
     def __init__(self, cfg: TrainConfig, data: InteractionData, module: EmbeddingModule) -> None:
         if not hasattr(module, "forward_sampled"):
@@ -520,7 +582,7 @@ class _SampledObjective:
         self.fanouts = sampled_fanouts(cfg.num_neighbors, getattr(module, "num_layers", None))
 
     def batches(self, rng: np.random.Generator) -> Iterator[HeteroData]:
-        order = torch.from_numpy(rng.permutation(self.pairs.shape[1]))
+        order = share_of(torch.from_numpy(rng.permutation(self.pairs.shape[1])), self.share)
         users, items = self.pairs[:, order]
         negatives = self.negatives.draw(users, items, rng).view(-1)
         label_index = torch.stack(
