@@ -146,10 +146,7 @@ def clean(
         timestamp = frame["timestamp"].to_numpy(dtype=np.float64)
         pruner.drop("duplicate_pair", _older_pair_duplicates(pruner.keep, users, items, timestamp))
     elif dedupe == "exact":
-        kept = np.flatnonzero(pruner.keep)
-        repeated = np.zeros(len(frame), dtype=bool)
-        repeated[kept[frame.iloc[kept].duplicated(keep="first").to_numpy()]] = True
-        pruner.drop("duplicate_exact", repeated)
+        pruner.drop("duplicate_exact", _exact_duplicates(frame, pruner.keep))
 
     if settings.k_core > 0:
         _k_core(pruner, users, items, settings.k_core)
@@ -200,6 +197,22 @@ def _older_pair_duplicates(
     return mask
 
 
+def _exact_duplicates(frame: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """Kept rows equal in every column to an earlier kept row (missing equals missing).
+
+    One int64 key per row is folded column by column, so only two columns' codes exist at a
+    time (``DataFrame.duplicated`` codes every column at once, and on a copy of the rows).
+    """
+    kept = np.flatnonzero(keep)
+    key = np.zeros(kept.size, dtype=np.int64)
+    for column in frame.columns:
+        codes, distinct = pd.factorize(frame[column].iloc[kept])
+        key, _ = pd.factorize(key * (len(distinct) + 1) + (codes + 1))
+    repeated = np.zeros(len(frame), dtype=bool)
+    repeated[kept[pd.Series(key).duplicated(keep="first").to_numpy()]] = True
+    return repeated
+
+
 def _k_core(pruner: _Pruner, users: np.ndarray, items: np.ndarray, k: int) -> None:
     """Remove users and items with fewer than ``k`` rows until none is left below ``k``.
 
@@ -235,12 +248,15 @@ def _k_core(pruner: _Pruner, users: np.ndarray, items: np.ndarray, k: int) -> No
 
 
 def _mark_positives(frame: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
-    """Insert ``positive`` right after ``rating``; the raw rating stays for explicit models."""
+    """Insert ``positive`` right after ``rating``; the raw rating stays for explicit models.
+
+    ``frame`` is the cleaning's own copy: the column goes in in place unless one is replaced.
+    """
     rating = frame["rating"].to_numpy(dtype=np.float64)
     if threshold is None:
         positive = np.ones(len(frame), dtype=bool)
     else:
         positive = np.isnan(rating) | (rating >= threshold)
-    out = frame.drop(columns="positive", errors="ignore")
+    out = frame.drop(columns="positive") if "positive" in frame.columns else frame
     out.insert(int(out.columns.get_loc("rating")) + 1, "positive", positive)
     return out

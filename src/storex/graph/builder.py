@@ -36,7 +36,7 @@ from storex.errors import DataError
 from storex.graph.artifacts import SPLIT_CODES, GraphArtifacts
 from storex.graph.cooccurrence import build_item_cooccurrence
 from storex.graph.encoding import encode_interactions, features_tensor, interactions_fingerprint
-from storex.graph.negatives import KnownPositives, sample_negatives
+from storex.graph.negatives import KnownPositives, sample_negative_pairs
 from storex.idmap import IdMap
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,17 @@ class GraphBuilder:
             interactions, user_map, item_map, user_x, item_x, user_feature_names, item_feature_names
         )
         train = hetero[RATES].edge_index
+        del hetero  # only its train edges are needed from here on
+        # The item graph first: its temporaries are freed before the big example buffer exists.
+        item_graph = build_item_cooccurrence(
+            interactions,
+            item_map,
+            window=self.settings.cooccurrence_window,
+            top_n=self.settings.cooccurrence_top_n,
+            session_gap_minutes=self.settings.session_gap_minutes,
+        )
         known_pairs = edge_index[:, labels["positive"]] if exclude_heldout else train
-        users, items, train_labels = sample_negatives(
+        train_edges, train_labels = sample_negative_pairs(
             train[0],
             train[1],
             len(item_map),
@@ -106,13 +115,6 @@ class GraphBuilder:
             strategy=self.settings.negative_sampling,
             known_positive=KnownPositives(known_pairs[0], known_pairs[1], len(item_map)),
             seed=seed,
-        )
-        item_graph = build_item_cooccurrence(
-            interactions,
-            item_map,
-            window=self.settings.cooccurrence_window,
-            top_n=self.settings.cooccurrence_top_n,
-            session_gap_minutes=self.settings.session_gap_minutes,
         )
         return GraphArtifacts(
             edge_index=edge_index,
@@ -123,7 +125,7 @@ class GraphBuilder:
             item_feature_names=list(item_feature_names),
             user_map=user_map,
             item_map=item_map,
-            train_edges=torch.stack([users, items]),
+            train_edges=train_edges,
             train_labels=train_labels,
             item_graph=item_graph if item_graph[0].shape[1] else None,
             fingerprint=interactions_fingerprint(interactions),

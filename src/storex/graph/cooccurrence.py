@@ -98,7 +98,7 @@ def _train_rows(interactions: pd.DataFrame, positives_only: bool) -> pd.DataFram
     mask = (interactions["split"] == "train").fillna(False).to_numpy(dtype=bool)
     if positives_only:
         mask &= interactions["positive"].to_numpy(dtype=bool)
-    return interactions.loc[mask]
+    return interactions.loc[mask, required]  # only the columns read here: a smaller copy
 
 
 def _sequence_codes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -98,7 +98,9 @@ def interactions_fingerprint(interactions: pd.DataFrame) -> str:
 def _hash_text(digest: hashlib._Hash, values: pd.Series) -> None:
     """``"\x1f".join(texts)`` as UTF-8, missing values as NUL, fed chunk by chunk."""
     codes, distinct = text_codes(values)
-    texts = np.append(pd.Series(distinct, dtype="string").to_numpy(dtype=object), "\x00")
+    texts = np.empty(len(distinct) + 1, dtype=object)  # not np.append: NumPy text drops NUL
+    texts[:-1] = pd.Series(distinct, dtype="string").to_numpy(dtype=object)
+    texts[-1] = "\x00"
     for start in range(0, codes.size, _HASH_CHUNK):
         if start:
             digest.update(b"\x1f")

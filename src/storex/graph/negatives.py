@@ -121,21 +121,51 @@ def sample_negatives(
     users, items : int64 tensors of length ``P * (1 + ratio)``
     labels : float32 tensor, 1 for the ``P`` positives, 0 for the negatives.
     """
+    pairs, labels = sample_negative_pairs(
+        pos_user,
+        pos_item,
+        num_items,
+        ratio=ratio,
+        strategy=strategy,
+        known_positive=known_positive,
+        alpha=alpha,
+        item_weight=item_weight,
+        seed=seed,
+    )
+    return pairs[0].clone(), pairs[1].clone(), labels  # own storage each, as before
+
+
+def sample_negative_pairs(
+    pos_user: object,
+    pos_item: object,
+    num_items: int,
+    *,
+    ratio: int = 4,
+    strategy: Strategy = "uniform",
+    known_positive: KnownPositives | sp.spmatrix | sp.sparray | set | None = None,
+    alpha: float = 0.75,
+    item_weight: object | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`sample_negatives` as one ``[2, P * (1 + ratio)]`` tensor ``[users; items]``.
+
+    Filled in place, so tens of millions of examples take one buffer rather than three.
+    """
     if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
         raise ConfigError(f"ratio must be a whole number >= 1, got {ratio!r}")
     users, items = _as_index(pos_user), _as_index(pos_item)
     known = _known(known_positive, users, items, num_items)
     prob = _item_prob(strategy, items, num_items, alpha, item_weight)
     rng = np.random.default_rng(seed)
-    neg_users = np.repeat(users, ratio)
-    neg_items = _draw_negatives(neg_users, num_items, known, prob, rng)
-    labels = np.zeros(users.size + neg_users.size, dtype=np.float32)
-    labels[: users.size] = 1.0
-    return (
-        torch.from_numpy(np.concatenate([users, neg_users])),
-        torch.from_numpy(np.concatenate([items, neg_items])),
-        torch.from_numpy(labels),
-    )
+    positives = users.size
+    pairs = np.empty((2, positives * (1 + ratio)), dtype=np.int64)
+    pairs[0, :positives], pairs[1, :positives] = users, items
+    neg_users = pairs[0, positives:]
+    neg_users.reshape(positives, ratio)[:] = users[:, None]  # np.repeat(users, ratio)
+    pairs[1, positives:] = _draw_negatives(neg_users, num_items, known, prob, rng)
+    labels = np.zeros(pairs.shape[1], dtype=np.float32)
+    labels[:positives] = 1.0
+    return torch.from_numpy(pairs), torch.from_numpy(labels)
 
 
 def sample_bpr_triplets(
@@ -202,9 +232,12 @@ def _draw_negatives(
 def _check_feasible(
     users: np.ndarray, num_items: int, known: KnownPositives, prob: np.ndarray | None
 ) -> None:
-    covered = known.mass_per_user(int(users.max()) + 1, prob)
+    n_users = int(users.max()) + 1
+    covered = known.mass_per_user(n_users, prob)
     total = float(num_items) if prob is None else 1.0
-    stuck = np.unique(users[covered[users] >= total - _NO_MASS])
+    present = np.zeros(n_users, dtype=bool)
+    present[users] = True  # per user, not per draw: no temporary as long as the draws
+    stuck = np.flatnonzero(present & (covered >= total - _NO_MASS))
     if stuck.size:
         what = "every item" if prob is None else "every item with non-zero sampling weight"
         raise EmptyDataError(
