@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from storex.cli_batch import batch_app
 from storex.config import Settings, load_settings
 from storex.errors import StorexError
 from storex.log import setup_logging
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="The service's database.")
 app.add_typer(db_app, name="db")
 sessions_app = typer.Typer(help="Session-based recommendations for anonymous visitors.")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(batch_app, name="batch")
 
 err_console = Console(stderr=True)
 
@@ -304,8 +306,8 @@ def recommend(
             "user": user,
             "model": loaded.model.name,
             "version": loaded.version,
-            "items": [loaded.item_map.external(int(i)) for i in items[0]],
-            "scores": [round(float(x), 5) for x in scores[0]],
+            "items": [loaded.item_map.external(int(i)) for i in items[0] if i >= 0],
+            "scores": [round(float(x), 5) for x in scores[0][items[0] >= 0]],
         }
     )
 

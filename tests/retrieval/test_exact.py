@@ -10,6 +10,7 @@ from storex.models.graphsage import GraphSAGEModel
 from storex.models.lightgcn import LightGCN
 from storex.models.ncf import NCFModel
 from storex.retrieval import exact_top_k
+from storex.retrieval.exact import top_k_rows
 from tests.models.contract_models import TINY_TRAINING, checkerboard
 
 
@@ -66,3 +67,29 @@ def test_models_without_a_plain_product_have_no_factors() -> None:
     assert EASE(l2=1.0).fit(checkerboard()).dot_factors() is None
     ncf = NCFModel(factors=4, mlp_layers=(8, 4), train={**TINY_TRAINING, "epochs": 1})
     assert ncf.fit(checkerboard()).dot_factors() is None
+
+
+@pytest.mark.parametrize("k", [1, 10, 40])
+def test_block_search_matches_a_full_ranking_on_big_rows(k: int) -> None:
+    generator = torch.Generator().manual_seed(1)
+    users, items = (
+        torch.randn(33, 12, generator=generator),
+        torch.randn(9000, 12, generator=generator),
+    )
+    exclude = sp.random(33, 9000, density=0.01, format="csr", random_state=2)
+    allowed = torch.rand(9000, generator=generator) > 0.5
+    found, scores = exact_top_k(users, items, k, exclude=exclude, allowed=allowed, chunk_rows=8)
+    expected = _reference(users, items, k, exclude, allowed)
+    assert torch.equal(found, expected.indices)
+    assert torch.allclose(scores, expected.values)
+
+
+def test_equal_scores_go_to_the_lower_item_as_in_the_service() -> None:
+    items = torch.zeros(5000, 2)
+    items[:, 0] = torch.arange(5000) % 4  # four levels, 1250 items on each
+    found, scores = exact_top_k(torch.ones(3, 2), items, 6)
+    best = [i for i in range(5000) if i % 4 == 3][:6]
+    assert found.tolist() == [best] * 3
+    assert torch.all(scores == 3)
+    rows, _ = top_k_rows(items[:, 0].repeat(2, 1).clone(), 6)
+    assert rows.tolist() == [best] * 2

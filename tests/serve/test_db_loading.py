@@ -58,7 +58,7 @@ def totals(summary: dict) -> tuple[int, int, int]:
 
 def test_without_a_source_only_migrates(db_url: str) -> None:
     summary = init_database(db_url)
-    assert summary["revision"] == "0001"
+    assert summary["revision"] == "0002"
     assert summary["source"] is None
     assert totals(summary) == (0, 0, 0)
 

@@ -22,24 +22,24 @@ def _differences(engine: Engine) -> list[object]:
 
 def test_the_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
 
 
 def test_fresh_sqlite_file_is_migrated_to_head(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     try:
         assert current_revision(engine) is None
-        assert upgrade_database(sqlite_url) == "0001"
-        assert current_revision(engine) == "0001"
+        assert upgrade_database(sqlite_url) == "0002"
+        assert current_revision(engine) == "0002"
         tables = set(inspect(engine).get_table_names())
-        assert {"users", "items", "ratings", "alembic_version"} == tables
+        assert {"users", "items", "ratings", "batch_recommendations", "alembic_version"} == tables
     finally:
         engine.dispose()
 
 
 def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
     before = _differences(engine)
-    assert upgrade_database(engine) == "0001"
+    assert upgrade_database(engine) == "0002"
     assert _differences(engine) == before == []
 
 
@@ -80,7 +80,7 @@ def test_downgrade_to_base_and_back(sqlite_url: str) -> None:
             connection.commit()
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
         assert current_revision(engine) is None
-        assert upgrade_database(engine) == "0001"
+        assert upgrade_database(engine) == "0002"
         assert _differences(engine) == []
     finally:
         engine.dispose()

@@ -38,6 +38,7 @@ from torch import Tensor
 from storex.errors import ModelError, NotFittedError
 from storex.io import atomic_path, write_json
 from storex.models.data import DataSpec, InteractionData
+from storex.retrieval.exact import DEFAULT_MEMORY_MB, BlockTopK, exact_top_k, top_k_rows
 
 CONFIG_FILE = "model.json"
 STATE_FILE = "model.pt"
@@ -168,8 +169,9 @@ class Recommender(ABC):
         *,
         exclude: sp.csr_matrix | None = None,
         candidates: Tensor | None = None,
+        memory_mb: float = DEFAULT_MEMORY_MB,
     ) -> tuple[Tensor, Tensor]:
-        """Top-``k`` items and scores per user, best first.
+        """Top-``k`` items and scores per user, best first, in chunks of ``memory_mb``.
 
         Parameters
         ----------
@@ -180,23 +182,45 @@ class Recommender(ABC):
             out of stock, ...); rows are taken for ``users``.
         candidates
             Item indices the answer must come from (e.g. one category); all items if None.
+
+        Returns ``(B, k)`` items and scores; a user with fewer than ``k`` admissible items
+        has the rest padded with item -1 and score -inf.
         """
         self.check_fitted()
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        scores = self.score(users).float().clone()
-        if exclude is not None:
-            rows = exclude[users.numpy()].tocoo()
-            scores[
-                torch.from_numpy(rows.row).long(), torch.from_numpy(rows.col).long()
-            ] = -torch.inf
+        users = users.long()
+        excluded = None if exclude is None else exclude[users.numpy()]
+        allowed = None
         if candidates is not None:
             allowed = torch.zeros(self.num_items_, dtype=torch.bool)
             allowed[candidates] = True
-            scores[:, ~allowed] = -torch.inf
-        k = min(k, scores.shape[1])
-        top_scores, top_items = torch.topk(scores, k, dim=1)
-        return top_items, top_scores
+        factors = self.dot_factors()
+        if factors is not None:
+            return exact_top_k(
+                factors[0][users],
+                factors[1],
+                k,
+                exclude=excluded,
+                allowed=allowed,
+                memory_mb=memory_mb,
+            )
+        out_items = torch.empty((users.numel(), k), dtype=torch.long)
+        out_scores = torch.empty((users.numel(), k))
+        rows = BlockTopK(self.num_items_, k).chunk_rows(memory_mb)
+        for start in range(0, users.numel(), rows):
+            stop = min(start + rows, users.numel())
+            with torch.no_grad():
+                scores = self.score(users[start:stop]).float().clone()
+            if excluded is not None:
+                chunk = excluded[start:stop].tocoo()
+                scores[
+                    torch.from_numpy(chunk.row).long(), torch.from_numpy(chunk.col).long()
+                ] = -torch.inf
+            if allowed is not None:
+                scores[:, ~allowed] = -torch.inf
+            out_items[start:stop], out_scores[start:stop] = top_k_rows(scores, k)
+        return out_items, out_scores
 
     def save(self, folder: str | Path) -> None:
         """Write ``model.json`` (name, params, sizes) and ``model.pt`` (tensors only)."""

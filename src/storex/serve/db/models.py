@@ -137,3 +137,20 @@ class Rating(Base):
             f"Rating(id={self.id!r}, user_id={self.user_id!r}, item_id={self.item_id!r}, "
             f"rating={self.rating!r})"
         )
+
+
+class BatchRecommendation(Base):
+    """One precomputed answer line of `storex batch recommend`: a user's item at a rank.
+
+    Users and items are external ids, so the table stays valid while the shop's own rows
+    come and go.
+    """
+
+    __tablename__ = "batch_recommendations"
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(Text, nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    model_version: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -44,6 +44,7 @@ from storex.bundle import ModelBundle
 from storex.errors import DataError
 from storex.features import ItemEncoder, UserEncoder
 from storex.idmap import IdMap
+from storex.retrieval.exact import best_first
 from storex.serve.engine.cache import LRUCache, RecommendationCache
 from storex.serve.engine.explain import EMBEDDING_COSINE, ItemRelations
 from storex.serve.engine.filters import Catalog
@@ -708,26 +709,6 @@ class RecommendationEngine:
     def _count(self, name: str, amount: int = 1) -> None:
         with self._counts_lock:
             self._counts[name] += amount
-
-
-def best_first(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` highest finite scores, best first; ties go to the lower index.
-
-    Excluded items carry ``-inf`` and are never returned (nor NaN scores).
-
-    NumPy rather than torch: on one row of a few thousand scores the work is tiny and
-    torch's per-call overhead would be most of it.
-    """
-    candidates = np.flatnonzero(np.isfinite(scores))
-    values = scores[candidates]
-    k = min(n, candidates.size)
-    if k < 1:
-        return candidates[:0]
-    if k < candidates.size:
-        kth = values[np.argpartition(-values, k - 1)[k - 1]]
-        above = candidates[values > kth]
-        candidates = np.concatenate([above, candidates[values == kth][: k - above.size]])
-    return candidates[np.lexsort((candidates, -scores[candidates]))]
 
 
 def _training_seen(items: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
