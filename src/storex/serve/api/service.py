@@ -238,12 +238,9 @@ class Service:
         known = set((train[0] * bundle.data.num_items + train[1]).tolist())
         with self.read_session() as session:
             catalog = catalog_frame(session)
+            counts["items_added"] = engine.add_items(catalog)
             engine.set_catalog(catalog)
             self.cards.fill(catalog)
-            for row in catalog.to_dict("records"):
-                if row["item_id"] not in bundle.item_map:
-                    engine.add_item(row["item_id"], _item_row(row))
-                    counts["items_added"] += 1
             for user in users_with_profile(session):
                 if user.external_id not in bundle.user_map:
                     engine.register_user(user.external_id, profile(user))
