@@ -322,16 +322,27 @@ def serve(
     models_dir: Annotated[
         Path | None, typer.Option(help="Root folder of model bundles (default: models_dir).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Server processes on the port (default 1); >1 needs Redis."),
+    ] = None,
 ) -> None:
     """Start the recommendation service (REST API, docs at /docs) on the newest bundle.
 
     With no option it serves right after `storex demo`: the newest bundle under models_dir,
     and the SQLite file storex.db, filled from the bundle's data set when it has no items.
-    Every option is also a setting (STOREX_SERVE__PORT, STOREX_MODELS_DIR, ...).
+    Every option is also a setting (STOREX_SERVE__PORT, STOREX_MODELS_DIR, ...). With
+    --workers N every worker has its own engine, and live updates reach the others through
+    Redis (STOREX_SERVE__REDIS_URL), which several workers require.
     """
     from storex.serve.server import run
 
-    serve_overrides = {"port": port, "host": host, "database_url": database_url}
+    serve_overrides = {
+        "port": port,
+        "host": host,
+        "database_url": database_url,
+        "workers": workers,
+    }
     chosen = {k: v for k, v in serve_overrides.items() if v is not None}
     run(_settings(models_dir=models_dir, serve=chosen or None))
 

@@ -7,7 +7,8 @@ variables (nested with ``__``, e.g. ``STOREX_SPLIT__STRATEGY=temporal``), a YAML
 The service's settings are the ``serve`` section: ``STOREX_SERVE__DATABASE_URL``,
 ``STOREX_SERVE__API_KEY``, ``STOREX_SERVE__CORS_ORIGINS`` (a JSON list),
 ``STOREX_SERVE__HOST``, ``STOREX_SERVE__PORT``, ``STOREX_SERVE__MODEL_NAME``,
-``STOREX_SERVE__REDIS_URL``, ``STOREX_SERVE__CACHE_ENTRIES``,
+``STOREX_SERVE__REDIS_URL``, ``STOREX_SERVE__WORKERS``, ``STOREX_SERVE__REDIS_PREFIX``,
+``STOREX_SERVE__CACHE_ENTRIES``,
 ``STOREX_SERVE__CACHE_TTL_SECONDS``, ``STOREX_SERVE__SEED_DATABASE``,
 ``STOREX_SERVE__SESSION_MODEL_DIR``, ``STOREX_SERVE__SESSION_BACKEND``; bundles are read from
 ``STOREX_MODELS_DIR`` and the log level is ``STOREX_LOG_LEVEL`` for every part.
@@ -124,7 +125,20 @@ class ServeSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     redis_url: str | None = Field(
-        default=None, description="Cache answers in Redis instead of memory."
+        default=None,
+        description="Cache answers in Redis instead of memory, and share live updates with "
+        "the service's other processes (workers, machines) through it.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Server processes on one port; more than one needs redis_url (live updates).",
+    )
+    redis_prefix: str = Field(
+        default="storex",
+        pattern=r"^[^*?\[\]]+$",
+        description="Namespace of the service's Redis keys (<prefix>:recs:...) and live-update "
+        "channel (<prefix>:live), so several services can share one Redis.",
     )
     cache_entries: int = Field(default=10_000, ge=1)
     cache_ttl_seconds: float = Field(default=300.0, gt=0)

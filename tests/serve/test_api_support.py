@@ -106,10 +106,19 @@ def serving(config: Settings) -> Iterator[httpx.Client]:
 
 
 class ServerProcess:
-    """``storex.serve.server.run`` in a child process, configured by environment."""
+    """``storex.serve.server.run`` in a child process, configured by environment (``env``
+    adds variables; ``args`` are ``storex serve``'s options, run through the CLI)."""
 
-    def __init__(self, url: str, models: Path, log: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        models: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
+        self.args = args
         self.env = {
             **os.environ,
             "STOREX_SERVE__DATABASE_URL": url,
@@ -118,6 +127,7 @@ class ServerProcess:
             "STOREX_SERVE__PORT": str(self.port),
             "STOREX_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT / "src"),
+            **(env or {}),
         }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -128,8 +138,11 @@ class ServerProcess:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
+            command = ["-c", "from storex.serve.server import run; run()"]
+            if self.args:
+                command = ["-c", "from storex.cli import main; main()", "serve", *self.args]
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from storex.serve.server import run; run()"],
+                [sys.executable, *command],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -145,6 +158,12 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not answer within 60 s")
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager stops it (every worker with it)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""

@@ -41,12 +41,15 @@ from storex.serve.db import (
     User,
     catalog_frame,
     get_item_by_external,
+    get_rating,
+    get_user_by_external,
     is_in_memory,
     items_by_external,
     iter_ratings,
     iter_user_ids,
     make_engine,
     make_session_factory,
+    rating_id_of,
     upgrade_database,
     users_with_profile,
 )
@@ -59,6 +62,7 @@ from storex.serve.engine import (
     RedisCache,
     UnknownIdError,
 )
+from storex.serve.live import LiveUpdate, LiveUpdates
 from storex.serve.seed import seed_database
 from storex.sessions.engine import SessionEngine, SessionRecommendations
 
@@ -84,6 +88,12 @@ class Service:
         self.replayed: dict[str, int] = {}
         self.seeded: dict[str, Any] | None = None
         self.session_recommender: SessionEngine | SessionModelUnavailable | None = None
+        serve = settings.serve
+        self.live = (
+            LiveUpdates.from_url(serve.redis_url, f"{serve.redis_prefix}:live")
+            if serve.redis_url
+            else None
+        )
         self._cache: RecommendationCache | None = None
         self._synced: set[str] = set()
         self._ready: set[str] = set()
@@ -98,6 +108,8 @@ class Service:
             gc.disable()  # loading makes objects by the million; collect once, at the end
         try:
             upgrade_database(self.db)
+            if self.live is not None:  # before the engine reads the database: nothing missed
+                self.live.listen(self.apply)
             with self._model_lock:
                 target = self.current_version()
                 bundle = None if target is None else self._load_bundle(*target)
@@ -109,8 +121,21 @@ class Service:
             if self.freeze_heap:
                 gc.enable()
         self._settle_heap()
+        if self.live is not None:
+            self.live.ready()
+
+    def prepare_database(self) -> None:
+        """Migrate the database and fill it if empty, as :meth:`start` does, without building
+        an engine: the parent of several server processes does it once, so that they do not
+        all race to fill the same empty database."""
+        upgrade_database(self.db)
+        target = self.current_version()
+        if target is not None and self.settings.serve.seed_database:
+            self.seeded = seed_database(self.db, self._load_bundle(*target), self.settings.data_dir)
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self.db.dispose()
         self.read_db.dispose()
 
@@ -224,7 +249,9 @@ class Service:
             serve = self.settings.serve
             if serve.redis_url:
                 self._cache = RedisCache.from_url(
-                    serve.redis_url, ttl_seconds=serve.cache_ttl_seconds
+                    serve.redis_url,
+                    prefix=f"{serve.redis_prefix}:recs",
+                    ttl_seconds=serve.cache_ttl_seconds,
                 )
             else:
                 self._cache = LRUCache(serve.cache_entries, serve.cache_ttl_seconds)
@@ -238,12 +265,9 @@ class Service:
         known = set((train[0] * bundle.data.num_items + train[1]).tolist())
         with self.read_session() as session:
             catalog = catalog_frame(session)
+            counts["items_added"] = engine.add_items(catalog)
             engine.set_catalog(catalog)
             self.cards.fill(catalog)
-            for row in catalog.to_dict("records"):
-                if row["item_id"] not in bundle.item_map:
-                    engine.add_item(row["item_id"], _item_row(row))
-                    counts["items_added"] += 1
             for user in users_with_profile(session):
                 if user.external_id not in bundle.user_map:
                     engine.register_user(user.external_id, profile(user))
@@ -324,6 +348,39 @@ class Service:
         if holder is None:
             return True
         return holder.add_item(item.external_id, _item_row(_item_record(item)))
+
+    def announce(self, update: LiveUpdate) -> None:
+        """Tell the service's other processes about a committed change (see
+        :mod:`storex.serve.live`); nothing to do when this process is the only one."""
+        if self.live is not None:
+            self.live.publish(update)
+
+    def apply(self, update: LiveUpdate) -> None:
+        """Bring the engine up to date with a change another process committed: the rows
+        it names are read again, so applying it twice changes nothing."""
+        with self.read_session() as session:
+            if update.kind == "item":
+                item = get_item_by_external(session, str(update.item))
+                if item is not None:
+                    self.item_stored(item)
+                return
+            user = get_user_by_external(session, str(update.user))
+            if user is None:
+                return
+            if update.kind == "user":
+                if self.holder is not None:
+                    self.ensure_user(session, user)
+                return
+            item = get_item_by_external(session, str(update.item))
+            if item is None:
+                return
+            found = rating_id_of(session, user.id, item.id)
+            rating = None if found is None else get_rating(session, found)
+        if rating is None:
+            self.rating_deleted(user, item)
+        else:
+            at = (rating.updated_at or rating.created_at).timestamp()
+            self.rating_added(user, item, rating.rating, rating.event, at)
 
     def unknown_items(self, item_ids: Sequence[str]) -> list[str]:
         """The ``item_ids`` no stored item has (the database is asked about those the cards

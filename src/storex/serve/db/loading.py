@@ -106,20 +106,17 @@ def load_store(
     _require_ids(inter, "item_id", "interactions", where)
     counts: dict[str, int] = {}
 
-    profiles = _user_rows(data.users, where) if data.users is not None else []
-    known = {row["external_id"] for row in profiles}
-    bare = [{"external_id": u, "created_at": now} for u in _new_ids(inter["user_id"], known)]
+    profiles = _user_rows(data.users, where) if data.users is not None else {}
+    new = _new_ids(inter["user_id"], set(profiles.get("external_id", ())))
+    bare: dict[str, list[Any]] = {"external_id": new, "created_at": [now] * len(new)}
     try:
         counts["users"] = upsert_users(connection, profiles, profiles=True, now=now)
         counts["users_from_interactions"] = upsert_users(connection, bare, profiles=False, now=now)
         counts["users"] += counts["users_from_interactions"]
 
-        details = _item_rows(data.items, where, now) if data.items is not None else []
-        known = {row["external_id"] for row in details}
-        bare = [
-            {"external_id": i, "categories": [], "created_at": now}
-            for i in _new_ids(inter["item_id"], known)
-        ]
+        details = _item_rows(data.items, where, now) if data.items is not None else {}
+        new = _new_ids(inter["item_id"], set(details.get("external_id", ())))
+        bare = {"external_id": new, "categories": [[]] * len(new), "created_at": [now] * len(new)}
         counts["items"] = upsert_items(connection, details, details=True)
         counts["items_from_interactions"] = upsert_items(connection, bare, details=False)
         counts["items"] += counts["items_from_interactions"]
@@ -136,7 +133,7 @@ def load_store(
 # ---- users and items ---------------------------------------------------------------------
 
 
-def _user_rows(users: pd.DataFrame, where: str) -> list[dict[str, Any]]:
+def _user_rows(users: pd.DataFrame, where: str) -> dict[str, list[Any]]:
     _require_ids(users, "user_id", "users", where)
     _require_unique(users, "user_id", "users", where)
     ages = users["age"].to_numpy(dtype="float64")
@@ -156,10 +153,10 @@ def _user_rows(users: pd.DataFrame, where: str) -> list[dict[str, Any]]:
         "occupation": _texts(users["occupation"], "users", "occupation", where),
         "zip": _texts(users["zip"], "users", "zip", where),
     }
-    return _records(columns)
+    return columns
 
 
-def _item_rows(items: pd.DataFrame, where: str, now: Any) -> list[dict[str, Any]]:
+def _item_rows(items: pd.DataFrame, where: str, now: Any) -> dict[str, list[Any]]:
     _require_ids(items, "item_id", "items", where)
     _require_unique(items, "item_id", "items", where)
     prices = items["price"].to_numpy(dtype="float64")
@@ -187,7 +184,7 @@ def _item_rows(items: pd.DataFrame, where: str, now: Any) -> list[dict[str, Any]
         "price": [None if math.isnan(p) else round(float(p), 2) for p in prices],
         "created_at": [now] * len(items),
     }
-    return _records(columns)
+    return columns
 
 
 def _new_ids(ids: pd.Series, known: set[str]) -> list[str]:
@@ -200,7 +197,7 @@ def _new_ids(ids: pd.Series, known: set[str]) -> list[str]:
 
 def _rating_rows(
     connection: Connection, inter: pd.DataFrame, where: str, now: Any
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
+) -> tuple[dict[str, Any], dict[str, int]]:
     ratings = inter["rating"].to_numpy(dtype="float64")
     missing = np.isnan(ratings)
     in_range = (ratings >= RATING_MIN) & (ratings <= RATING_MAX)
@@ -221,17 +218,18 @@ def _rating_rows(
         raise RuntimeError("a rated user or item is missing right after it was written")
     created = _datetimes(latest["timestamp"], where, now)
     events = latest["event"].fillna("rating")
-    columns: dict[str, list[Any]] = {
+    columns: dict[str, Any] = {
         "user_id": users.astype("int64").tolist(),
         "item_id": items.astype("int64").tolist(),
         "rating": latest["rating"].astype("float64").tolist(),
         "event": _texts(events, "interactions", "event", where),
         "created_at": created,
     }
-    return _records(columns), skipped
+    return columns, skipped
 
 
-def _datetimes(seconds: pd.Series, where: str, now: Any) -> list[Any]:
+def _datetimes(seconds: pd.Series, where: str, now: Any) -> pd.Series:
+    """UTC times of ``seconds`` since 1970, ``now`` where missing."""
     try:
         stamps = pd.to_datetime(seconds, unit="s", utc=True)
     except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
@@ -241,7 +239,7 @@ def _datetimes(seconds: pd.Series, where: str, now: Any) -> list[Any]:
             column="timestamp",
         ) from exc
     stamps = stamps.dt.floor("us")  # the databases keep microseconds
-    return [now if pd.isna(t) else t.to_pydatetime() for t in stamps]
+    return stamps.fillna(pd.Timestamp(now)).reset_index(drop=True)
 
 
 # ---- checks and conversions --------------------------------------------------------------
@@ -279,15 +277,10 @@ def _texts(values: pd.Series, table: str, column: str, where: str) -> list[str |
     nul = series.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
     if nul.any():
         raise _nul_error(table, column, int(np.flatnonzero(nul)[0]), where)
-    return [None if pd.isna(v) else str(v) for v in series]
+    return series.astype(object).where(series.notna(), None).tolist()
 
 
 def _nul_error(table: str, column: str, row: int, where: str) -> DataError:
     return DataError(
         f"{table} table row {row + 1}: {column} holds a NUL character", path=where, column=column
     )
-
-
-def _records(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]

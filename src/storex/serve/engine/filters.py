@@ -71,6 +71,14 @@ class Catalog:
             members.discard(item)
         self._fill(np.array([item]), frame)
 
+    def extend(self, items: np.ndarray, rows: pd.DataFrame) -> None:
+        """Describe new items ``items`` (the next indices, in order) from canonical rows."""
+        if items.size and not np.array_equal(items, np.arange(self.size, self.size + items.size)):
+            raise ValueError(f"new item indices must continue the catalog end {self.size}")
+        self.price = np.append(self.price, np.full(items.size, np.nan))
+        self.in_stock = np.append(self.in_stock, np.ones(items.size, dtype=bool))
+        self._fill(items, conform_items(rows.assign(item_id=[str(i) for i in items])))
+
     def mask(
         self,
         *,

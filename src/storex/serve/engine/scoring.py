@@ -168,6 +168,14 @@ class Scorer:
         with torch.no_grad():
             return self.model.embed_new_items(item_x)[0].float()
 
+    def embed_new_items(self, item_x: Tensor) -> Tensor | None:
+        """States ``(n, d)`` of items added after training from their encoded features
+        ``(n, item_dim)`` in one model call, or None when the model does not score new items."""
+        if not self.new_items:
+            return None
+        with torch.no_grad():
+            return self.model.embed_new_items(item_x).float()
+
     def score_new_items(self, row: ScoreRow, item_states: Tensor) -> Tensor | None:
         """Scores ``(n,)`` of new items' states for the user of ``row``, or None when the row
         has no user state (popularity, or a model without the new-item path)."""

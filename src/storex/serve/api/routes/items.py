@@ -37,6 +37,7 @@ from storex.serve.api.schemas import (
 from storex.serve.api.service import Service
 from storex.serve.db import Item, list_items, search_items
 from storex.serve.db.crud import create_item, update_item
+from storex.serve.live import LiveUpdate
 
 router = APIRouter(prefix="/api/items", tags=["items"])
 log = logging.getLogger(__name__)
@@ -149,10 +150,13 @@ def similar(
 
 
 def _tell_engine(service: Service, item: Item) -> bool:
-    """Whether the item can be recommended; False when the engine did not take it."""
+    """Whether the item can be recommended; False when the engine did not take it. The
+    service's other processes are told either way."""
     try:
         return service.item_stored(item)
     except Exception:  # stored is what counts; a restart reads it back
         service.metrics.engine_sync_errors.inc()
         log.exception("engine did not take item %r", item.external_id)
         return False
+    finally:
+        service.announce(LiveUpdate("item", item=item.external_id))

@@ -1,4 +1,5 @@
-"""Ratings: stored first (committed), then given to the engine so the next answer shows them.
+"""Ratings: stored first (committed), then given to the engine so the next answer shows them,
+then announced to the service's other processes (see :mod:`storex.serve.live`).
 
 The write transaction ends at the commit; what the engine needs afterwards is read in a
 read-only session, so the writer lock (SQLite) is held only while writing.
@@ -36,6 +37,7 @@ from storex.serve.db import (
     rating_stats,
     update_rating,
 )
+from storex.serve.live import LiveUpdate
 
 router = APIRouter(prefix="/api/ratings", tags=["ratings"])
 log = logging.getLogger(__name__)
@@ -109,6 +111,7 @@ def remove(rating_id: RatingId, session: SessionDep, service: ServiceDep) -> Res
     except Exception:  # stored is what counts; a restart replays it
         service.metrics.engine_sync_errors.inc()
         log.exception("engine did not take the deletion of rating %d", rating_id)
+    service.announce(LiveUpdate("rating", user.external_id, item.external_id))
     return Response(status_code=204)
 
 
@@ -119,6 +122,7 @@ def _tell_engine(service: Service, user: User, item: Item, row: Rating) -> None:
     except Exception:  # stored is what counts; a restart replays it
         service.metrics.engine_sync_errors.inc()
         log.exception("engine did not take rating %d", row.id)
+    service.announce(LiveUpdate("rating", user.external_id, item.external_id))
 
 
 def _owners(session: Session, row: Rating) -> tuple[User, Item]:

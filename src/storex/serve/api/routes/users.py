@@ -19,6 +19,7 @@ from storex.serve.api.errors import NotFoundError
 from storex.serve.api.lookup import find_user
 from storex.serve.api.schemas import MAX_PAGE, RatingOut, RatingPage, UserCreate, UserOut
 from storex.serve.db import create_user, list_user_ratings
+from storex.serve.live import LiveUpdate
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -36,6 +37,7 @@ def register_user(
         holder.register_user(external_id, body.demographics() or None)  # DataError: 422
     session.commit()
     service.mark_synced(external_id)
+    service.announce(LiveUpdate("user", user=external_id))
     response.headers["Location"] = f"/api/users/{external_id}"
     return UserOut.of(user)
 
