@@ -281,6 +281,8 @@ def main() -> None:
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--queries", type=int, default=500, help="Engine answers timed.")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--serve-seconds", type=float, default=10.0, help="Per throughput run.")
+    parser.add_argument("--concurrency", type=int, default=8, help="Closed-loop clients.")
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
     parser.add_argument("--work", type=Path, help="Working folder (default: a temporary one).")
     args = parser.parse_args()
@@ -309,7 +311,8 @@ def main() -> None:
         elif step == "ann":
             emit(step_ann(args, require(bundle_dir)))
         elif step == "serve":
-            for entry in step_serve(args, work, require(bundle_dir)):
+            require(bundle_dir)
+            for entry in step_serve(args, work):
                 emit(entry)
     print(table(lines), file=sys.stderr)
 
@@ -325,8 +328,14 @@ def require(bundle_dir: Path | None) -> Path:
     return bundle_dir
 
 
-def step_serve(args: argparse.Namespace, work: Path, bundle_dir: Path) -> list[dict[str, Any]]:
-    raise NotImplementedError
+def step_serve(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """Service start, throughput with 1 and 2 workers, cross-worker update delay
+    (:mod:`scale_serve`), with the load of the moment on each line."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from scale_serve import serve_steps
+
+    lines = serve_steps(work / "models", work, args.serve_seconds, args.concurrency)
+    return [{**entry, "load": round(os.getloadavg()[0], 2)} for entry in lines]
 
 
 if __name__ == "__main__":

@@ -177,23 +177,20 @@ def _tree_mb(pid: int) -> float:
         return 0.0
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle-dir", type=Path, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    results = [service_start(args.bundle_dir, args.data_dir, 1)]
+def serve_steps(
+    bundle_dir: Path, data_dir: Path, seconds: float = 10.0, concurrency: int = 8
+) -> list[dict[str, Any]]:
+    """Start, throughput with 1 then 2 workers on one database, and the update delay
+    between two servers sharing it and Redis: one dict per step."""
+    results = [service_start(bundle_dir, data_dir, 1)]
     folder = Path(tempfile.mkdtemp(prefix="scale-serve-db-"))
     database = f"sqlite:///{folder / 'shop.db'}"
     prefix = f"scale-{secrets.token_hex(4)}"
     users = [f"U{u:05d}" for u in range(1, 2001)]
-    with server(args.bundle_dir, args.data_dir, 1, database=database, redis_prefix=prefix) as one:
-        single = throughput([one["url"]], 1, args.seconds, args.concurrency, users)
-    with server(args.bundle_dir, args.data_dir, 2, database=database, redis_prefix=prefix) as two:
-        double = throughput([two["url"]], 2, args.seconds, args.concurrency, users)
+    with server(bundle_dir, data_dir, 1, database=database, redis_prefix=prefix) as one:
+        single = throughput([one["url"]], 1, seconds, concurrency, users)
+    with server(bundle_dir, data_dir, 2, database=database, redis_prefix=prefix) as two:
+        double = throughput([two["url"]], 2, seconds, concurrency, users)
     same = all(
         double["answers"][u] == single["answers"][u]
         for u in double["answers"]
@@ -205,10 +202,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     double["speedup"] = round(double["requests_per_s"] / single["requests_per_s"], 2)
     results += [single, double]
     with (
-        server(args.bundle_dir, args.data_dir, 1, database=database, redis_prefix=prefix) as a,
-        server(args.bundle_dir, args.data_dir, 1, database=database, redis_prefix=prefix) as b,
+        server(bundle_dir, data_dir, 1, database=database, redis_prefix=prefix) as a,
+        server(bundle_dir, data_dir, 1, database=database, redis_prefix=prefix) as b,
     ):
         results.append(update_delay(a["url"], b["url"], users[-50:]))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = serve_steps(args.bundle_dir, args.data_dir, args.seconds, args.concurrency)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     for figures in results:
         print(" ".join(f"{k}={v}" for k, v in figures.items()))

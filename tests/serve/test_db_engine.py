@@ -71,7 +71,7 @@ def test_in_memory_sqlite_is_one_database_for_all_threads() -> None:
         worker = threading.Thread(target=count_tables)
         worker.start()
         worker.join()
-        assert seen == [4]  # users, items, ratings, alembic_version
+        assert seen == [5]  # users, items, ratings, batch_recommendations, alembic_version
     finally:
         engine.dispose()
 
