@@ -130,31 +130,30 @@ def step_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     command += ["--config", str(config), "--out", str(work / "models"), "--no-cold-start"]
     run = measured(command, work)
     summary = last_json(run["stdout"])
-    bundle = Path(summary["bundles"][0])
+    bundle = Path(summary["bundles"]["lightgcn"])
     info = json.loads((bundle / "bundle.json").read_text())
+    manifest = json.loads((work / "prepared" / "summary.json").read_text())
     history = info["history"]
-    epochs = [h["seconds"] for h in history]
     fields: dict[str, Any] = {
-        "rows": summary["results"][0].get("train_edges"),
-        "users": summary["results"][0].get("users"),
-        "items": summary["results"][0].get("items"),
-        "epoch_seconds": round(float(np.mean(epochs)), 1),
-        "epochs": len(epochs),
-        "valid_ndcg@20": history[-1].get("ndcg@20"),
+        "rows": manifest["splits"]["train"],
+        "users": manifest["users"],
+        "items": manifest["items"],
+        "epoch_seconds": round(float(np.mean([h["seconds"] for h in history])), 1),
+        "epochs": len(history),
+        "valid_ndcg@20": round(max(h.get("ndcg@20", 0.0) for h in history), 4),
         "bundle": str(bundle),
     }
-    fields |= test_metrics(summary)
+    fields |= test_metrics(bundle / "report" / "report.json")
     return line("train", run, **fields)
 
 
-def test_metrics(summary: dict[str, Any]) -> dict[str, Any]:
-    """ndcg@20 on test of the model and of the item-kNN baseline, from the train summary."""
-    result = summary["results"][0]
-    found = {}
-    for name, metrics in result.get("test", {}).items():
-        if isinstance(metrics, dict) and "ndcg@20" in metrics:
-            found[f"test_ndcg@20_{name}"] = metrics["ndcg@20"]
-    return found
+def test_metrics(report: Path) -> dict[str, Any]:
+    """ndcg@20 on test (reference protocol) of every model and baseline of the report."""
+    tables = json.loads(report.read_text())["tables"]
+    table = next(t for t in tables if t["split"] == "test" and t["protocol"] == "reference")
+    return {
+        f"test_ndcg@20_{row['model']}": round(row["metrics"]["ndcg@20"], 4) for row in table["rows"]
+    }
 
 
 def step_batch(args: argparse.Namespace, work: Path, bundle_dir: Path) -> list[dict[str, Any]]:
@@ -172,7 +171,8 @@ def step_batch(args: argparse.Namespace, work: Path, bundle_dir: Path) -> list[d
     from storex.bundle import ModelBundle
 
     bundle = ModelBundle.load(bundle_dir)
-    job = BatchJob(bundle, k=10)
+    parts = 4 * args.dask_workers  # enough tasks to keep every worker busy to the end
+    job = BatchJob(bundle, k=10, partition_users=max(1024, -(-len(bundle.user_map) // parts)))
     lines = []
     for mode in ("local", "dask"):
         before = gemm_peak_gflops()
@@ -311,8 +311,7 @@ def main() -> None:
         elif step == "ann":
             emit(step_ann(args, require(bundle_dir)))
         elif step == "serve":
-            require(bundle_dir)
-            for entry in step_serve(args, work):
+            for entry in step_serve(args, work, require(bundle_dir)):
                 emit(entry)
     print(table(lines), file=sys.stderr)
 
@@ -328,13 +327,15 @@ def require(bundle_dir: Path | None) -> Path:
     return bundle_dir
 
 
-def step_serve(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+def step_serve(args: argparse.Namespace, work: Path, bundle_dir: Path) -> list[dict[str, Any]]:
     """Service start, throughput with 1 and 2 workers, cross-worker update delay
     (:mod:`scale_serve`), with the load of the moment on each line."""
     sys.path.insert(0, str(Path(__file__).parent))
     from scale_serve import serve_steps
+    from storex.bundle import ModelBundle
 
-    lines = serve_steps(work / "models", work, args.serve_seconds, args.concurrency)
+    users = ModelBundle.load(bundle_dir).user_map.ids
+    lines = serve_steps(work / "models", work, args.serve_seconds, args.concurrency, users)
     return [{**entry, "load": round(os.getloadavg()[0], 2)} for entry in lines]
 
 

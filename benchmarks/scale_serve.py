@@ -178,18 +178,26 @@ def _tree_mb(pid: int) -> float:
 
 
 def serve_steps(
-    bundle_dir: Path, data_dir: Path, seconds: float = 10.0, concurrency: int = 8
+    bundle_dir: Path,
+    data_dir: Path,
+    seconds: float = 10.0,
+    concurrency: int = 8,
+    users: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Start, throughput with 1 then 2 workers on one database, and the update delay
-    between two servers sharing it and Redis: one dict per step."""
+    between two servers sharing it and Redis: one dict per step.
+
+    ``users`` are asked in turn; give more than either run sends, so that no answer is
+    served from the cache."""
     results = [service_start(bundle_dir, data_dir, 1)]
     folder = Path(tempfile.mkdtemp(prefix="scale-serve-db-"))
     database = f"sqlite:///{folder / 'shop.db'}"
     prefix = f"scale-{secrets.token_hex(4)}"
-    users = [f"U{u:05d}" for u in range(1, 2001)]
-    with server(bundle_dir, data_dir, 1, database=database, redis_prefix=prefix) as one:
+    users = list(users or [f"U{u:05d}" for u in range(1, 2001)])
+    # each run its own answer cache: answers cached by the first must not serve the second
+    with server(bundle_dir, data_dir, 1, database=database, redis_prefix=f"{prefix}-1") as one:
         single = throughput([one["url"]], 1, seconds, concurrency, users)
-    with server(bundle_dir, data_dir, 2, database=database, redis_prefix=prefix) as two:
+    with server(bundle_dir, data_dir, 2, database=database, redis_prefix=f"{prefix}-2") as two:
         double = throughput([two["url"]], 2, seconds, concurrency, users)
     same = all(
         double["answers"][u] == single["answers"][u]

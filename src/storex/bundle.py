@@ -126,7 +126,7 @@ def _index_for(model: Recommender, min_items: int | None) -> ItemIndex | None:
         min_items = get_settings().retrieval.ann_min_items
     if factors is None or not needs_index(factors[1].shape[0], min_items):
         return None
-    return ItemIndex(factors[1])
+    return ItemIndex(factors[1], queries=factors[0])
 
 
 def _saved_index(model: Recommender, path: Path) -> ItemIndex | None:
