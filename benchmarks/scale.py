@@ -1,7 +1,8 @@
 """StoreX at a shop's size, step by step, as a new user runs it: one JSON line per step.
 
 Steps: a generated store (``storex data synth``), ``storex data prepare``, one training
-epoch of LightGCN (``storex train``), batch scoring of every user in one process and on a
+epoch of LightGCN beside item-kNN (``storex train``, test ndcg@20 of both and of the
+popularity baseline), batch scoring of every user in one process and on a
 2-worker Dask LocalCluster, the item index (recall@10 against exact, engine latency),
 service start, closed-loop throughput with 1 and 2 workers, and the delay until a write
 through one worker shows in another's answers.
@@ -127,6 +128,7 @@ def step_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     config = work / "train.yaml"
     config.write_text(TRAIN_CONFIG.format(dim=args.dim, batch=args.batch, epochs=args.epochs))
     command = [*STOREX, "train", str(work / "prepared"), "--model", "lightgcn"]
+    command += ["--model", "item_knn"]  # the baseline a graph model must beat
     command += ["--config", str(config), "--out", str(work / "models"), "--no-cold-start"]
     run = measured(command, work)
     summary = last_json(run["stdout"])
