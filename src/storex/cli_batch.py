@@ -188,8 +188,11 @@ def _catalog(path: Path | None, database_url: str) -> Any:
         from storex.data.readers.tabular import read_table
 
         return read_table(path)
-    from storex.serve.db import catalog_frame, make_engine, make_session_factory
+    from sqlalchemy.engine import make_url
 
+    from storex.serve.db import catalog_frame, make_engine, make_session_factory, upgrade_database
+
+    upgrade_database(database_url)  # an empty database gets the schema, then says it is empty
     engine = make_engine(database_url)
     try:
         with make_session_factory(engine)() as session:
@@ -197,9 +200,11 @@ def _catalog(path: Path | None, database_url: str) -> Any:
     finally:
         engine.dispose()
     if frame.empty:
+        shown = make_url(database_url).render_as_string(hide_password=True)
         raise ConfigError(
-            "category, price and stock filters need the shop's catalog, and the database "
-            "holds no items: give --catalog FILE or --database-url"
+            f"category, price and stock filters need the shop's catalog, and {shown} "
+            "holds no items: load it (`storex db init --from DATASET`, or `storex serve` "
+            "fills it), or give --catalog FILE or --database-url"
         )
     return frame
 

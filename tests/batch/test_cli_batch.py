@@ -55,3 +55,13 @@ def test_files_without_a_folder_are_refused_in_one_line(lightgcn_bundle, tmp_pat
     done = batch("--bundle", str(lightgcn_bundle.path), "--to", "csv", cwd=tmp_path)
     assert done.returncode == 2
     assert "give --out FOLDER" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_filters_over_an_empty_database_say_how_to_load_it(lightgcn_bundle, tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    done = batch(
+        "--bundle", str(lightgcn_bundle.path), "--to", "db", "--database-url", url,
+        "--category", "books", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "holds no items" in done.stderr and "storex db init" in done.stderr
