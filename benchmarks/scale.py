@@ -145,7 +145,8 @@ def step_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "valid_ndcg@20": round(max(h.get("ndcg@20", 0.0) for h in history), 4),
         "bundle": str(bundle),
     }
-    fields |= test_metrics(bundle / "report" / "report.json")
+    for trained in summary["bundles"].values():  # each model's report, baselines beside it
+        fields |= test_metrics(Path(trained) / "report" / "report.json")
     return line("train", run, **fields)
 
 

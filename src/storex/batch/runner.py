@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,6 @@ class BatchResult:
     k: int
     filters: dict[str, Any]
     flops: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def gflops(self) -> float | None:
@@ -65,7 +64,6 @@ class BatchResult:
             "model_version": self.model_version,
             "k": self.k,
             "filters": self.filters,
-            **self.extra,
         }
 
 

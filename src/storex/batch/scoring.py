@@ -19,6 +19,7 @@ from storex.models.base import Recommender
 from storex.retrieval.exact import exact_top_k
 
 COLUMNS = ("user_id", "rank", "item_id", "score")
+"""The answer table's columns, one row per (user, rank)."""
 
 
 @dataclass

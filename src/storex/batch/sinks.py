@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from storex.batch.scoring import COLUMNS
 from storex.errors import ConfigError
 from storex.io import atomic_path, write_json
 
@@ -80,7 +81,7 @@ def read_output(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     parts = sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
     if not parts:
-        return pd.DataFrame(columns=["user_id", "rank", "item_id", "score"])
+        return pd.DataFrame(columns=list(COLUMNS))
     reader = pd.read_parquet if parts[0].suffix == ".parquet" else _read_csv
     return pd.concat([reader(p) for p in parts], ignore_index=True)
 
