@@ -24,7 +24,6 @@ from storex.io import atomic_path, write_json
 MANIFEST = "_manifest.json"
 FileFormat = Literal["parquet", "csv"]
 TABLE = "batch_recommendations"
-INSERT_ROWS = 50_000
 
 
 class Sink(Protocol):
@@ -98,8 +97,8 @@ def _only_parts(entries: list[Path]) -> bool:
 @dataclass
 class TableSink:
     """The service database's ``batch_recommendations`` table (migration 0002), replaced
-    whole by each run: COPY on PostgreSQL, batched inserts on SQLite, one transaction per
-    partition."""
+    whole by each run through the service's bulk loading (COPY on PostgreSQL, batched
+    inserts on SQLite), one transaction per partition."""
 
     url: str
     model_version: str = ""
@@ -116,36 +115,20 @@ class TableSink:
             connection.execute(text(f"DELETE FROM {TABLE}"))
 
     def write(self, part: int, frame: pd.DataFrame) -> None:
-        engine = self._connect()
-        created = datetime.now(UTC)
-        rows = zip(
-            frame["user_id"].tolist(),
-            frame["rank"].astype(int).tolist(),
-            frame["item_id"].tolist(),
-            frame["score"].astype(float).tolist(),
-            strict=True,
-        )
-        records = [(u, r, i, s, self.model_version, created) for u, r, i, s in rows]
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            columns = "user_id, rank, item_id, score, model_version, created_at"
-            if engine.dialect.name == "postgresql":
-                with cursor.copy(f"COPY {TABLE} ({columns}) FROM STDIN") as copy:
-                    for record in records:
-                        copy.write_row(record)
-            else:
-                naive = created.replace(tzinfo=None)  # SQLite keeps UTC without a zone
-                statement = f"INSERT INTO {TABLE} ({columns}) VALUES (?, ?, ?, ?, ?, ?)"
-                for start in range(0, len(records), INSERT_ROWS):
-                    chunk = records[start : start + INSERT_ROWS]
-                    cursor.executemany(statement, [(*r[:5], naive) for r in chunk])
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
+        from storex.serve.db.bulk import upsert_rows
+        from storex.serve.db.models import Base
+
+        rows = len(frame)
+        columns = {
+            "user_id": frame["user_id"].tolist(),
+            "rank": frame["rank"].astype(int).tolist(),
+            "item_id": frame["item_id"].tolist(),
+            "score": frame["score"].astype(float).tolist(),
+            "model_version": [self.model_version] * rows,
+            "created_at": pd.Series(datetime.now(UTC), index=range(rows)),
+        }
+        with self._connect().begin() as connection:
+            upsert_rows(connection, Base.metadata.tables[TABLE], columns, key=("user_id", "rank"))
 
     def finish(self, summary: dict[str, Any]) -> None:
         if self._engine is not None:

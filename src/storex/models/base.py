@@ -38,7 +38,13 @@ from torch import Tensor
 from storex.errors import ModelError, NotFittedError
 from storex.io import atomic_path, write_json
 from storex.models.data import DataSpec, InteractionData
-from storex.retrieval.exact import DEFAULT_MEMORY_MB, BlockTopK, exact_top_k, top_k_rows
+from storex.retrieval.exact import (
+    DEFAULT_MEMORY_MB,
+    BlockTopK,
+    exact_top_k,
+    mask_excluded,
+    top_k_rows,
+)
 
 CONFIG_FILE = "model.json"
 STATE_FILE = "model.pt"
@@ -213,10 +219,7 @@ class Recommender(ABC):
             with torch.no_grad():
                 scores = self.score(users[start:stop]).float().clone()
             if excluded is not None:
-                chunk = excluded[start:stop].tocoo()
-                scores[
-                    torch.from_numpy(chunk.row).long(), torch.from_numpy(chunk.col).long()
-                ] = -torch.inf
+                mask_excluded(scores, excluded[start:stop])
             if allowed is not None:
                 scores[:, ~allowed] = -torch.inf
             out_items[start:stop], out_scores[start:stop] = top_k_rows(scores, k)

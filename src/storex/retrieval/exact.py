@@ -63,7 +63,7 @@ def exact_top_k(
         stop = min(start + rows, num_users)
         scores = torch.mm(user_vectors[start:stop].float(), items_t, out=buffer[: stop - start])
         if exclude is not None:
-            _mask(scores, exclude[start:stop], position)
+            mask_excluded(scores, exclude[start:stop], position)
         top_items, top_scores = selector.select(scores)
         if columns is not None:
             top_items = torch.where(top_items >= 0, columns[top_items.clamp(min=0)], -1)
@@ -165,7 +165,7 @@ def _ties_by_index(items: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
     return items.gather(1, by_score), scores.gather(1, by_score)
 
 
-def _mask(scores: Tensor, excluded: sp.csr_matrix, position: Tensor | None) -> None:
+def mask_excluded(scores: Tensor, excluded: sp.csr_matrix, position: Tensor | None = None) -> None:
     """Set the excluded (row, item) scores to -inf; ``position`` maps items to columns."""
     coo = excluded.tocoo()
     rows = torch.from_numpy(coo.row.astype(np.int64))
